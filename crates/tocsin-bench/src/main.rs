@@ -1,0 +1,2 @@
+//! Benchmark harness.
+fn main() {}

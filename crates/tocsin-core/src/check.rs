@@ -1,0 +1,681 @@
+//! The check model: what a configuration file (or, later, the API) says about a check, and the
+//! normalised [`CheckSpec`] the engine runs once defaults are applied and everything is validated.
+//!
+//! The `*Def` and `*Spec` types here are the users' contract: field names are the YAML names.
+//! Every struct denies unknown fields, so a typo is an error that names the field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+pub use serde_saphyr::Spanned;
+
+use crate::Dur;
+use crate::schedule::Schedule;
+
+/// The identity of a check across reloads and restarts: `[a-z0-9_.-]+`, at most 128 bytes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CheckId(Arc<str>);
+
+impl CheckId {
+    /// Validates and wraps an id.
+    pub fn new(id: &str) -> Result<Self, String> {
+        if id.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if id.len() > 128 {
+            return Err(format!("{id:?} is longer than 128 bytes"));
+        }
+        if let Some(c) = id
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-')))
+        {
+            return Err(format!("{id:?} contains {c:?}; ids use only a-z, 0-9, '_', '.', '-'"));
+        }
+        Ok(Self(id.into()))
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for CheckId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A secret (password, token): never shown in `Debug`, logs or serialised output.
+#[derive(Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("********")
+    }
+}
+
+/// A size in bytes, written `65536`, `64KiB`, `1MiB`, `10MB`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        let s = match Raw::deserialize(d)? {
+            Raw::N(n) => return Ok(Self(n)),
+            Raw::S(s) => s,
+        };
+        let t = s.trim();
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        let bad = || serde::de::Error::custom(format!("invalid size {s:?} (expected e.g. 65536, 64KiB, 1MiB, 10MB)"));
+        let n: u64 = t[..digits].parse().map_err(|_| bad())?;
+        let mult: u64 = match t[digits..].trim() {
+            "" | "B" => 1,
+            "k" | "kB" | "KB" => 1_000,
+            "KiB" | "K" => 1 << 10,
+            "MB" => 1_000_000,
+            "MiB" | "M" => 1 << 20,
+            "GB" => 1_000_000_000,
+            "GiB" | "G" => 1 << 30,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(mult).map(Self).ok_or_else(bad)
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0)
+    }
+}
+
+/// Where a definition came from: `config/web.yml:12:5`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Origin {
+    /// The file, relative to the configuration directory.
+    pub file: String,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column.
+    pub column: u64,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a file says.
+// ---------------------------------------------------------------------------------------------
+
+/// One check as written in a file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckDef {
+    /// Unique id, `[a-z0-9_.-]+`: the identity across reloads.
+    pub id: Spanned<String>,
+    /// Display name (default: the id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Free tags, for filtering and (later) scoping.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Host label used for scoping and per-host concurrency (default: the target's host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Run every this long (default from `defaults.every`, else 60s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<Spanned<Dur>>,
+    /// Or run at the times of this cron expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<Spanned<String>>,
+    /// Time zone of `cron` (IANA name, default UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Spanned<String>>,
+    /// Hard limit on one run (default from `defaults.timeout`, else 10s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Spanned<Dur>>,
+    /// An HTTP check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpSpec>,
+    /// A TCP check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpSpec>,
+    /// When a bad result becomes a hard state, and flap detection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertDef>,
+}
+
+/// `defaults:` of a file: apply to the checks of that file.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Default interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<Spanned<Dur>>,
+    /// Default timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Spanned<Dur>>,
+    /// Default time zone for cron schedules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Spanned<String>>,
+    /// Tags added to every check of the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Default alert policy, merged field by field under each check's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertDef>,
+}
+
+/// `alert:` as written: every field optional so that `defaults.alert` and a check's `alert` merge.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertDef {
+    /// Bad results needed before the state is hard (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u32>,
+    /// Ok results needed to recover from a hard bad state (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recoveries: Option<u32>,
+    /// Count `failures` within this window instead of in a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Dur>,
+    /// Flap detection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flapping: Option<FlapDef>,
+}
+
+/// `alert.flapping:` as written.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlapDef {
+    /// Detect flapping at all (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Start flapping at or above this weighted % of state changes (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+    /// Stop flapping below this % (default 25).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+}
+
+impl AlertDef {
+    /// `self` over `base`, field by field.
+    pub fn over(&self, base: &Self) -> Self {
+        let flap = match (&self.flapping, &base.flapping) {
+            (Some(a), Some(b)) => Some(FlapDef {
+                enabled: a.enabled.or(b.enabled),
+                high: a.high.or(b.high),
+                low: a.low.or(b.low),
+            }),
+            (a, b) => a.clone().or_else(|| b.clone()),
+        };
+        Self {
+            failures: self.failures.or(base.failures),
+            recoveries: self.recoveries.or(base.recoveries),
+            within: self.within.or(base.within),
+            flapping: flap,
+        }
+    }
+
+    /// The policy with defaults filled in. Validation of ranges is the loader's job.
+    pub fn resolve(&self) -> AlertPolicy {
+        let f = self.flapping.clone().unwrap_or_default();
+        AlertPolicy {
+            failures: self.failures.unwrap_or(3),
+            recoveries: self.recoveries.unwrap_or(1),
+            within: self.within.map(Dur::get),
+            flap: FlapPolicy {
+                enabled: f.enabled.unwrap_or(true),
+                high: f.high.unwrap_or(30.0),
+                low: f.low.unwrap_or(25.0),
+            },
+        }
+    }
+}
+
+/// When bad results become a hard state and when the state recovers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertPolicy {
+    /// Bad results needed before the state is hard.
+    pub failures: u32,
+    /// Ok results in a row needed to leave a hard bad state.
+    pub recoveries: u32,
+    /// If set, `failures` bad results within this window (not necessarily in a row).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_dur")]
+    pub within: Option<Duration>,
+    /// Flap detection.
+    pub flap: FlapPolicy,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        AlertDef::default().resolve()
+    }
+}
+
+/// Nagios/Icinga flap detection thresholds (weighted % of state changes over 21 results).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct FlapPolicy {
+    /// Whether flap detection runs.
+    pub enabled: bool,
+    /// Flapping starts when the weighted change % reaches this.
+    pub high: f64,
+    /// Flapping stops when it falls below this.
+    pub low: f64,
+}
+
+fn ser_opt_dur<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.collect_str(&Dur(*d)),
+        None => s.serialize_none(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probe specs.
+// ---------------------------------------------------------------------------------------------
+
+/// TLS client settings shared by probes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsClientSpec {
+    /// Verify the certificate chain and the host name (default true).
+    #[serde(default = "yes")]
+    pub verify: bool,
+    /// A PEM file of CA certificates to trust instead of the system store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// The name sent as SNI and verified (default: the host of the URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+}
+
+impl Default for TlsClientSpec {
+    fn default() -> Self {
+        Self { verify: true, ca_file: None, server_name: None }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `http:` — fetch a URL and check the response.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    /// `http://` or `https://` URL.
+    pub url: Spanned<String>,
+    /// Request method (default GET).
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Request headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Basic or bearer authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<HttpAuth>,
+    /// What the response must look like.
+    #[serde(default)]
+    pub expect: HttpExpect,
+    /// Values to keep from a JSON response: name → JSONPath.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extract: BTreeMap<String, Spanned<String>>,
+    /// Redirects to follow (default 5; 0 = do not follow).
+    #[serde(default = "default_redirects")]
+    pub max_redirects: u32,
+    /// TLS settings for https URLs.
+    #[serde(default)]
+    pub tls: TlsClientSpec,
+    /// Read at most this much of the body (default 1MiB); the rest is not downloaded.
+    #[serde(default = "default_max_body")]
+    pub max_body: ByteSize,
+    /// HTTP version: `auto` (HTTP/2 if the server offers it over TLS), `1.1` or `2`.
+    #[serde(default)]
+    pub version: HttpVersion,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+fn default_redirects() -> u32 {
+    5
+}
+
+fn default_max_body() -> ByteSize {
+    ByteSize(1 << 20)
+}
+
+/// Which HTTP version to speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+pub enum HttpVersion {
+    /// HTTP/2 when ALPN picks it, else HTTP/1.1.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    /// HTTP/1.1 only.
+    #[serde(rename = "1.1")]
+    Http1,
+    /// HTTP/2 only (prior knowledge over plain HTTP, ALPN over TLS).
+    #[serde(rename = "2")]
+    Http2,
+}
+
+/// `auth:` — one of `basic: {username, password}` or `bearer: TOKEN`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum HttpAuth {
+    /// HTTP basic authentication.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password (never shown).
+        password: Secret,
+    },
+    /// `Authorization: Bearer TOKEN`.
+    Bearer(Secret),
+}
+
+/// `expect:` of an HTTP check. Every condition that is set must hold.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpExpect {
+    /// Acceptable status codes: numbers, `2xx` classes or `200-204` ranges (default: any 2xx).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<Spanned<StatusPattern>>,
+    /// The body must contain this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// The body must match this regular expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_matches: Option<Spanned<String>>,
+    /// Invert `body_contains` and `body_matches`: the body must *not* contain/match.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub invert: bool,
+    /// Assertions on a JSON body.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub json: Vec<JsonAssertion>,
+    /// Response-time thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_time: Option<Thresholds>,
+}
+
+/// A status code pattern: `200`, `"2xx"` or `"200-204"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StatusPattern {
+    /// Lowest code accepted.
+    pub low: u16,
+    /// Highest code accepted.
+    pub high: u16,
+}
+
+impl StatusPattern {
+    /// Whether `code` matches.
+    pub fn matches(self, code: u16) -> bool {
+        (self.low..=self.high).contains(&code)
+    }
+}
+
+impl fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else if self.low % 100 == 0 && self.high == self.low + 99 {
+            write!(f, "{}xx", self.low / 100)
+        } else {
+            write!(f, "{}-{}", self.low, self.high)
+        }
+    }
+}
+
+impl std::str::FromStr for StatusPattern {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid status {s:?} (expected e.g. 200, \"2xx\" or \"200-204\")");
+        let code = |t: &str| -> Result<u16, String> {
+            t.trim().parse::<u16>().ok().filter(|c| (100..=599).contains(c)).ok_or_else(bad)
+        };
+        let t = s.trim();
+        if let Some(class) = t.strip_suffix("xx").or_else(|| t.strip_suffix("XX")) {
+            let c: u16 = class.parse().ok().filter(|c| (1..=5).contains(c)).ok_or_else(bad)?;
+            return Ok(Self { low: c * 100, high: c * 100 + 99 });
+        }
+        if let Some((a, b)) = t.split_once('-') {
+            let (low, high) = (code(a)?, code(b)?);
+            if low > high {
+                return Err(bad());
+            }
+            return Ok(Self { low, high });
+        }
+        let c = code(t)?;
+        Ok(Self { low: c, high: c })
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        let s = match Raw::deserialize(d)? {
+            Raw::N(n) => n.to_string(),
+            Raw::S(s) => s,
+        };
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for StatusPattern {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.low == self.high { s.serialize_u16(self.low) } else { s.collect_str(self) }
+    }
+}
+
+/// One JSONPath assertion: `{ path: $.status, equals: ok }`. Every operator given must hold.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonAssertion {
+    /// RFC 9535 JSONPath; the first node selected is tested.
+    pub path: Spanned<String>,
+    /// The value equals this (strings, numbers, booleans, null, arrays, objects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<serde_json::Value>,
+    /// The value differs from this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_equals: Option<serde_json::Value>,
+    /// The value is a number below this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below: Option<f64>,
+    /// The value is a number above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub above: Option<f64>,
+    /// The value (a string, or a number/bool written as text) matches this regex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<Spanned<String>>,
+    /// The path selects something (`true`) or nothing (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
+    /// The value (array, string or object) has exactly this length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
+/// Warning and critical thresholds on a duration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Warning above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<Dur>,
+    /// Critical above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<Dur>,
+}
+
+/// `tcp:` — connect, optionally send and expect.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpSpec {
+    /// Host name or IP address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Text to send once connected (`\n`, `\r` escapes are YAML's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
+    /// The reply must contain this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    /// The reply must match this regex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_matches: Option<Spanned<String>>,
+    /// Speak TLS after connecting (`tls: {}` for the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsClientSpec>,
+    /// Read at most this much of the reply (default 64KiB).
+    #[serde(default = "default_tcp_read")]
+    pub max_read: ByteSize,
+}
+
+fn default_tcp_read() -> ByteSize {
+    ByteSize(64 << 10)
+}
+
+/// The probe of a check: exactly one kind.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeSpec {
+    /// HTTP(S).
+    Http(HttpSpec),
+    /// TCP (optionally TLS).
+    Tcp(TcpSpec),
+}
+
+impl ProbeSpec {
+    /// The kind's name, as the YAML key: `http`, `tcp`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Http(_) => "http",
+            Self::Tcp(_) => "tcp",
+        }
+    }
+
+    /// The host the probe talks to, for per-host concurrency and the default `host` label.
+    pub fn target_host(&self) -> Option<String> {
+        match self {
+            Self::Http(h) => h
+                .url
+                .value
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.host().map(|h| h.trim_matches(['[', ']']).to_owned())),
+            Self::Tcp(t) => Some(t.host.clone()),
+        }
+    }
+
+    /// Secret material, hashed into the fingerprint (it is masked in serialised output).
+    fn secrets(&self) -> Vec<&str> {
+        match self {
+            Self::Http(h) => match &h.auth {
+                Some(HttpAuth::Basic { password, .. }) => vec![password.expose()],
+                Some(HttpAuth::Bearer(t)) => vec![t.expose()],
+                None => vec![],
+            },
+            Self::Tcp(_) => vec![],
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The normalised check.
+// ---------------------------------------------------------------------------------------------
+
+/// A validated check with defaults applied: what the engine schedules and runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckSpec {
+    /// Identity.
+    pub id: CheckId,
+    /// Display name.
+    pub name: String,
+    /// Tags (the file's default tags first).
+    pub tags: Vec<String>,
+    /// Host label (explicit, or the target's host).
+    pub host: Option<String>,
+    /// When it runs.
+    pub schedule: Schedule,
+    /// Hard timeout of one run.
+    #[serde(serialize_with = "ser_dur")]
+    pub timeout: Duration,
+    /// What it runs.
+    pub probe: ProbeSpec,
+    /// State policy.
+    pub alert: AlertPolicy,
+    /// Where it was defined.
+    pub origin: Origin,
+}
+
+fn ser_dur<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&Dur(*d))
+}
+
+impl CheckSpec {
+    /// A hash of everything that defines the check's behaviour (not its origin): unchanged
+    /// fingerprint across a reload means the check keeps its state and phase untouched.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut me = self.clone();
+        me.origin = Origin::default();
+        // Serialising our own types cannot fail (no maps with non-string keys).
+        serde_json::to_string(&me).unwrap_or_default().hash(&mut h);
+        self.probe.secrets().hash(&mut h);
+        h.finish()
+    }
+}

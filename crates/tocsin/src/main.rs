@@ -1,0 +1,2 @@
+//! The tocsin binary.
+fn main() {}
