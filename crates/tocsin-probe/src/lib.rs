@@ -1,1 +1,130 @@
-//! tocsin-probe.
+//! Tocsin's probes: one module per check kind, each turning a [`ProbeSpec`] into a [`Probe`] that
+//! runs against its target and returns a [`CheckResult`].
+//!
+//! A probe never panics and never returns an error because its target is down: a target that is
+//! down, slow, or wrong is a result (`critical` with a message that names the phase that failed).
+//! [`BuildError`] is for our own faults and bad configuration, found when the probe is built.
+//!
+//! Shared machinery:
+//! - [`ProbeEnv`] holds what every probe shares: the DNS resolver (system configuration), the
+//!   system root store (loaded once, on first use) and a cache of rustls client configurations.
+//! - `net` resolves and connects with timing, `tls` verifies and describes certificates.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tocsin_core::{CheckResult, ProbeSpec};
+
+mod http;
+mod net;
+mod tcp;
+mod tls;
+mod util;
+
+pub use tls::CaFileError;
+
+/// What every probe shares; build one per process and hand it around in an [`Arc`].
+pub struct ProbeEnv {
+    net: net::Net,
+    tls: tls::TlsEnv,
+}
+
+impl fmt::Debug for ProbeEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProbeEnv")
+            .field("net", &self.net)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+impl ProbeEnv {
+    /// Sets up the shared DNS resolver from the system configuration.
+    ///
+    /// If the system DNS configuration cannot be read, the environment is still built: probes of
+    /// IP literals work, and probes that need a lookup report the reason as their result.
+    pub fn new() -> Result<Self, BuildError> {
+        Ok(Self {
+            net: net::Net::from_system(),
+            tls: tls::TlsEnv::new(),
+        })
+    }
+}
+
+/// What a run needs to know from the runner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunContext {
+    /// The hard limit for the whole run; the probe stops and reports the phase it was in.
+    pub timeout: Duration,
+    /// When the run started, Unix milliseconds (copied into the result).
+    pub started_at_ms: i64,
+}
+
+/// A built probe: run it as often as the schedule says.
+pub trait Probe: Send + Sync + fmt::Debug {
+    /// Runs once. Never panics; a failing target is a `critical` result, not an error. Returns
+    /// within `cx.timeout` plus a few milliseconds.
+    fn run<'a>(&'a self, cx: RunContext) -> Pin<Box<dyn Future<Output = CheckResult> + Send + 'a>>;
+}
+
+/// Why a probe could not be built from its spec.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The URL is not an absolute `http://` or `https://` URL with a host.
+    #[error("invalid URL {url:?}: {reason}")]
+    Url {
+        /// The URL as written.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The HTTP method is not a valid token.
+    #[error("invalid HTTP method {0:?}")]
+    Method(String),
+    /// A request header name or value is not valid.
+    #[error("invalid header {name:?}: {reason}")]
+    Header {
+        /// The header name as written.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `tls.server_name` is not a valid DNS name or IP address.
+    #[error("invalid tls.server_name {0:?}")]
+    ServerName(String),
+    /// `tls.ca_file` could not be used.
+    #[error(transparent)]
+    CaFile(#[from] CaFileError),
+    /// The TLS client configuration could not be built.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// An `expect`/`extract` assertion does not compile (bad regex, bad JSONPath, …).
+    #[error("{}", join_field_errors(.0))]
+    Assertions(Vec<tocsin_core::assert::FieldError>),
+}
+
+fn join_field_errors(errors: &[tocsin_core::assert::FieldError]) -> String {
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            if e.line > 0 {
+                format!("{} ({}:{}): {}", e.field, e.line, e.column, e.message)
+            } else {
+                format!("{}: {}", e.field, e.message)
+            }
+        })
+        .collect();
+    parts.join("; ")
+}
+
+/// Builds the probe for `spec`. Reads `tls.ca_file` now, so a missing file is a build error that
+/// names the file, not a failing check.
+pub fn build(spec: &ProbeSpec, env: &Arc<ProbeEnv>) -> Result<Arc<dyn Probe>, BuildError> {
+    match spec {
+        ProbeSpec::Http(h) => Ok(Arc::new(http::HttpProbe::build(h, env)?)),
+        ProbeSpec::Tcp(t) => Ok(Arc::new(tcp::TcpProbe::build(t, env)?)),
+    }
+}
