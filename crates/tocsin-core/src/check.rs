@@ -464,7 +464,7 @@ impl fmt::Display for StatusPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.low == self.high {
             write!(f, "{}", self.low)
-        } else if self.low % 100 == 0 && self.high == self.low + 99 {
+        } else if self.low.is_multiple_of(100) && self.high == self.low + 99 {
             write!(f, "{}xx", self.low / 100)
         } else {
             write!(f, "{}-{}", self.low, self.high)
@@ -526,10 +526,10 @@ pub struct JsonAssertion {
     /// RFC 9535 JSONPath; the first node selected is tested.
     pub path: Spanned<String>,
     /// The value equals this (strings, numbers, booleans, null, arrays, objects).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub equals: Option<serde_json::Value>,
     /// The value differs from this.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub not_equals: Option<serde_json::Value>,
     /// The value is a number below this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -546,6 +546,11 @@ pub struct JsonAssertion {
     /// The value (array, string or object) has exactly this length.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<u64>,
+}
+
+/// A field that is present, even as `null`, is `Some` (an absent one defaults to `None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 /// Warning and critical thresholds on a duration.
@@ -590,6 +595,8 @@ fn default_tcp_read() -> ByteSize {
 }
 
 /// The probe of a check: exactly one kind.
+// Boxing the large variant would save nothing: most checks are HTTP checks.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeSpec {
@@ -677,5 +684,45 @@ impl CheckSpec {
         serde_json::to_string(&me).unwrap_or_default().hash(&mut h);
         self.probe.secrets().hash(&mut h);
         h.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equals_null_is_an_assertion_and_absent_is_not() {
+        let a: JsonAssertion = serde_saphyr::from_str("{ path: $.x, equals: null }").unwrap();
+        assert_eq!(a.equals, Some(serde_json::Value::Null));
+        let b: JsonAssertion = serde_saphyr::from_str("{ path: $.x, exists: true }").unwrap();
+        assert_eq!(b.equals, None);
+    }
+
+    #[test]
+    fn status_patterns() {
+        for (text, low, high) in [("200", 200, 200), ("2xx", 200, 299), ("200-204", 200, 204)] {
+            let p: StatusPattern = text.parse().unwrap();
+            assert_eq!((p.low, p.high), (low, high));
+            assert_eq!(p.to_string(), text);
+        }
+        for bad in ["99", "6xx", "204-200", "abc"] {
+            assert!(bad.parse::<StatusPattern>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_show() {
+        let auth: HttpAuth = serde_saphyr::from_str("bearer: hunter2").unwrap();
+        assert!(!format!("{auth:?}").contains("hunter2"));
+        assert!(!serde_json::to_string(&auth).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn check_ids() {
+        assert!(CheckId::new("shop-health_1.a").is_ok());
+        for bad in ["", "Shop", "a b", "é"] {
+            assert!(CheckId::new(bad).is_err(), "{bad:?}");
+        }
     }
 }

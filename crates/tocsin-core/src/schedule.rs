@@ -25,7 +25,7 @@ pub enum Schedule {
     /// Every `interval`, at a phase derived from the check id.
     Every(Duration),
     /// At the times of a cron expression.
-    Cron(CronSchedule),
+    Cron(Box<CronSchedule>),
 }
 
 /// A parsed cron expression and its time zone.
@@ -87,7 +87,7 @@ impl Schedule {
         if s.next_after(Timestamp::now()).is_none() {
             return Err(ScheduleError::NeverFires(expr.to_owned()));
         }
-        Ok(Self::Cron(s))
+        Ok(Self::Cron(Box::new(s)))
     }
 
     /// The interval, for interval schedules.
