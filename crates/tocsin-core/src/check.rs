@@ -29,11 +29,12 @@ impl CheckId {
         if id.len() > 128 {
             return Err(format!("{id:?} is longer than 128 bytes"));
         }
-        if let Some(c) = id
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-')))
-        {
-            return Err(format!("{id:?} contains {c:?}; ids use only a-z, 0-9, '_', '.', '-'"));
+        if let Some(c) = id.chars().find(|c| {
+            !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'))
+        }) {
+            return Err(format!(
+                "{id:?} contains {c:?}; ids use only a-z, 0-9, '_', '.', '-'"
+            ));
         }
         Ok(Self(id.into()))
     }
@@ -103,7 +104,11 @@ impl<'de> Deserialize<'de> for ByteSize {
         };
         let t = s.trim();
         let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-        let bad = || serde::de::Error::custom(format!("invalid size {s:?} (expected e.g. 65536, 64KiB, 1MiB, 10MB)"));
+        let bad = || {
+            serde::de::Error::custom(format!(
+                "invalid size {s:?} (expected e.g. 65536, 64KiB, 1MiB, 10MB)"
+            ))
+        };
         let n: u64 = t[..digits].parse().map_err(|_| bad())?;
         let mult: u64 = match t[digits..].trim() {
             "" | "B" => 1,
@@ -281,7 +286,10 @@ pub struct AlertPolicy {
     /// Ok results in a row needed to leave a hard bad state.
     pub recoveries: u32,
     /// If set, `failures` bad results within this window (not necessarily in a row).
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_dur")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_dur"
+    )]
     pub within: Option<Duration>,
     /// Flap detection.
     pub flap: FlapPolicy,
@@ -332,7 +340,11 @@ pub struct TlsClientSpec {
 
 impl Default for TlsClientSpec {
     fn default() -> Self {
-        Self { verify: true, ca_file: None, server_name: None }
+        Self {
+            verify: true,
+            ca_file: None,
+            server_name: None,
+        }
     }
 }
 
@@ -478,12 +490,23 @@ impl std::str::FromStr for StatusPattern {
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || format!("invalid status {s:?} (expected e.g. 200, \"2xx\" or \"200-204\")");
         let code = |t: &str| -> Result<u16, String> {
-            t.trim().parse::<u16>().ok().filter(|c| (100..=599).contains(c)).ok_or_else(bad)
+            t.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+                .ok_or_else(bad)
         };
         let t = s.trim();
         if let Some(class) = t.strip_suffix("xx").or_else(|| t.strip_suffix("XX")) {
-            let c: u16 = class.parse().ok().filter(|c| (1..=5).contains(c)).ok_or_else(bad)?;
-            return Ok(Self { low: c * 100, high: c * 100 + 99 });
+            let c: u16 = class
+                .parse()
+                .ok()
+                .filter(|c| (1..=5).contains(c))
+                .ok_or_else(bad)?;
+            return Ok(Self {
+                low: c * 100,
+                high: c * 100 + 99,
+            });
         }
         if let Some((a, b)) = t.split_once('-') {
             let (low, high) = (code(a)?, code(b)?);
@@ -515,7 +538,11 @@ impl<'de> Deserialize<'de> for StatusPattern {
 
 impl Serialize for StatusPattern {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.low == self.high { s.serialize_u16(self.low) } else { s.collect_str(self) }
+        if self.low == self.high {
+            s.serialize_u16(self.low)
+        } else {
+            s.collect_str(self)
+        }
     }
 }
 
@@ -526,10 +553,18 @@ pub struct JsonAssertion {
     /// RFC 9535 JSONPath; the first node selected is tested.
     pub path: Spanned<String>,
     /// The value equals this (strings, numbers, booleans, null, arrays, objects).
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub equals: Option<serde_json::Value>,
     /// The value differs from this.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub not_equals: Option<serde_json::Value>,
     /// The value is a number below this.
     #[serde(default, skip_serializing_if = "Option::is_none")]

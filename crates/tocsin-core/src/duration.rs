@@ -48,7 +48,10 @@ impl FromStr for Dur {
     type Err = DurationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| DurationError { input: s.to_owned(), reason };
+        let err = |reason| DurationError {
+            input: s.to_owned(),
+            reason,
+        };
         let t = s.trim();
         if t.is_empty() {
             return Err(err("empty"));
@@ -60,7 +63,9 @@ impl FromStr for Dur {
             if digits == 0 {
                 return Err(err("a number must come before each unit"));
             }
-            let n: u128 = rest[..digits].parse().map_err(|_| err("number too large"))?;
+            let n: u128 = rest[..digits]
+                .parse()
+                .map_err(|_| err("number too large"))?;
             rest = &rest[digits..];
             let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
             let unit = &rest[..unit_len];
@@ -152,7 +157,15 @@ mod tests {
 
     #[test]
     fn refuses_bad_input() {
-        for bad in ["", "30", "s", "10 parsecs", "5x", "1h-3m", "99999999999999999999999d"] {
+        for bad in [
+            "",
+            "30",
+            "s",
+            "10 parsecs",
+            "5x",
+            "1h-3m",
+            "99999999999999999999999d",
+        ] {
             assert!(bad.parse::<Dur>().is_err(), "{bad:?} should fail");
         }
     }

@@ -8,6 +8,7 @@
 pub mod assert;
 pub mod check;
 pub mod config;
+pub mod directory;
 pub mod duration;
 pub mod result;
 pub mod schedule;

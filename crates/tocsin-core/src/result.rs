@@ -90,7 +90,11 @@ impl CheckResult {
 
     /// Adds a metric.
     pub fn metric(mut self, name: &str, value: f64, unit: &str) -> Self {
-        self.metrics.push(Metric { name: name.to_owned(), value, unit: unit.to_owned() });
+        self.metrics.push(Metric {
+            name: name.to_owned(),
+            value,
+            unit: unit.to_owned(),
+        });
         self
     }
 }

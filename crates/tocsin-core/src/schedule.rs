@@ -82,7 +82,12 @@ impl Schedule {
                 name.to_owned(),
             ),
         };
-        let s = CronSchedule { expr: expr.to_owned(), cron, tz, tz_name };
+        let s = CronSchedule {
+            expr: expr.to_owned(),
+            cron,
+            tz,
+            tz_name,
+        };
         // An expression that parses may still never fire (Feb 31st): look for a first time.
         if s.next_after(Timestamp::now()).is_none() {
             return Err(ScheduleError::NeverFires(expr.to_owned()));
@@ -100,7 +105,9 @@ impl Schedule {
 
     /// The phase of `id` within an interval, in milliseconds: stable across restarts and nodes.
     pub fn phase_ms(id: &str, interval: Duration) -> i64 {
-        let ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX).max(1);
+        let ms = i64::try_from(interval.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
         // FNV-1a: stable across Rust versions, unlike std's DefaultHasher.
         let mut h = Fnv(0xcbf2_9ce4_8422_2325);
         id.hash(&mut h);
@@ -140,7 +147,10 @@ impl CronSchedule {
     /// The next fire time strictly after `after`.
     pub fn next_after(&self, after: Timestamp) -> Option<Timestamp> {
         let z = Zoned::new(after, self.tz.clone());
-        self.cron.find_next_occurrence(&z, false).ok().map(|z| z.timestamp())
+        self.cron
+            .find_next_occurrence(&z, false)
+            .ok()
+            .map(|z| z.timestamp())
     }
 
     /// The next `n` fire times after `after`, as zoned times (for `tocsin cron`).
@@ -220,37 +230,99 @@ mod tests {
         assert_eq!((first - phase) % 30_000, 0);
         // Next from the previous *due* time: exactly one interval later, however late we ran.
         assert_eq!(s.next_after("shop-health", first), Some(first + 30_000));
-        assert_eq!(s.next_after("shop-health", first + 29_999), Some(first + 30_000));
+        assert_eq!(
+            s.next_after("shop-health", first + 29_999),
+            Some(first + 30_000)
+        );
         // Same id, same phase; another id, (almost surely) another phase.
-        assert_eq!(Schedule::phase_ms("shop-health", Duration::from_secs(30)), phase);
-        assert_ne!(Schedule::phase_ms("db-port", Duration::from_secs(30)), phase);
+        assert_eq!(
+            Schedule::phase_ms("shop-health", Duration::from_secs(30)),
+            phase
+        );
+        assert_ne!(
+            Schedule::phase_ms("db-port", Duration::from_secs(30)),
+            phase
+        );
     }
 
     #[test]
     fn cron_table() {
         // (expr, tz, after, expected next)
         let cases = [
-            ("*/5 * * * *", None, "2026-01-01T00:01:00Z", "2026-01-01T00:05:00Z"),
-            ("@hourly", None, "2026-01-01T00:01:00Z", "2026-01-01T01:00:00Z"),
-            ("0 9 * * MON-FRI", None, "2026-11-21T10:00:00Z", "2026-11-23T09:00:00Z"),
+            (
+                "*/5 * * * *",
+                None,
+                "2026-01-01T00:01:00Z",
+                "2026-01-01T00:05:00Z",
+            ),
+            (
+                "@hourly",
+                None,
+                "2026-01-01T00:01:00Z",
+                "2026-01-01T01:00:00Z",
+            ),
+            (
+                "0 9 * * MON-FRI",
+                None,
+                "2026-11-21T10:00:00Z",
+                "2026-11-23T09:00:00Z",
+            ),
             // Day of month OR day of week: the 13th, or any Friday.
-            ("0 0 13 * 5", None, "2026-11-01T00:00:00Z", "2026-11-06T00:00:00Z"),
-            ("0 0 13 * 5", None, "2026-11-10T00:00:00Z", "2026-11-13T00:00:00Z"),
-            ("30 2 * * *", Some("Europe/Paris"), "2026-06-01T00:00:00Z", "2026-06-01T00:30:00Z"),
-            ("0 0 1 jan *", None, "2026-03-01T00:00:00Z", "2027-01-01T00:00:00Z"),
-            ("*/10 * * * * *", None, "2026-01-01T00:00:01Z", "2026-01-01T00:00:10Z"),
+            (
+                "0 0 13 * 5",
+                None,
+                "2026-11-01T00:00:00Z",
+                "2026-11-06T00:00:00Z",
+            ),
+            (
+                "0 0 13 * 5",
+                None,
+                "2026-11-10T00:00:00Z",
+                "2026-11-13T00:00:00Z",
+            ),
+            (
+                "30 2 * * *",
+                Some("Europe/Paris"),
+                "2026-06-01T00:00:00Z",
+                "2026-06-01T00:30:00Z",
+            ),
+            (
+                "0 0 1 jan *",
+                None,
+                "2026-03-01T00:00:00Z",
+                "2027-01-01T00:00:00Z",
+            ),
+            (
+                "*/10 * * * * *",
+                None,
+                "2026-01-01T00:00:01Z",
+                "2026-01-01T00:00:10Z",
+            ),
         ];
         for (expr, tz, after, want) in cases {
             let s = Schedule::cron(expr, tz).unwrap();
-            assert_eq!(s.next_after("x", ts(after)), Some(ts(want)), "{expr} after {after}");
+            assert_eq!(
+                s.next_after("x", ts(after)),
+                Some(ts(want)),
+                "{expr} after {after}"
+            );
         }
     }
 
     #[test]
     fn bad_cron_is_refused() {
-        assert!(matches!(Schedule::cron("0 0 31 2 *", None), Err(ScheduleError::NeverFires(_))));
-        assert!(matches!(Schedule::cron("61 * * * *", None), Err(ScheduleError::BadCron { .. })));
-        assert!(matches!(Schedule::cron("* * * * *", Some("Mars/Base")), Err(ScheduleError::BadZone(_))));
+        assert!(matches!(
+            Schedule::cron("0 0 31 2 *", None),
+            Err(ScheduleError::NeverFires(_))
+        ));
+        assert!(matches!(
+            Schedule::cron("61 * * * *", None),
+            Err(ScheduleError::BadCron { .. })
+        ));
+        assert!(matches!(
+            Schedule::cron("* * * * *", Some("Mars/Base")),
+            Err(ScheduleError::BadZone(_))
+        ));
         assert!(Schedule::every(Duration::ZERO).is_err());
     }
 }

@@ -133,7 +133,11 @@ impl Transition {
 impl fmt::Display for Transition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Soft { status, attempt, of } => write!(f, "soft {status} ({attempt}/{of})"),
+            Self::Soft {
+                status,
+                attempt,
+                of,
+            } => write!(f, "soft {status} ({attempt}/{of})"),
             Self::SoftRecovered { from } => write!(f, "soft {from} → ok"),
             Self::Hard { from, to } => write!(f, "{from} → {to}"),
             Self::Recovering { from, ok, of } => write!(f, "recovering from {from} ({ok}/{of})"),
@@ -215,14 +219,18 @@ pub fn step(
             s.recovering = false;
             s.hard = true;
             if status != s.hard_status {
-                out.push(Transition::Hard { from: s.hard_status, to: status });
+                out.push(Transition::Hard {
+                    from: s.hard_status,
+                    to: status,
+                });
                 s.hard_status = status;
                 s.hard_since_ms = at_ms;
             }
         } else {
             let counted = match policy.within {
                 Some(window) => {
-                    let horizon = at_ms.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
+                    let horizon =
+                        at_ms.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
                     s.bad_times.retain(|t| *t > horizon);
                     s.bad_times.push(at_ms);
                     let keep = failures as usize;
@@ -236,19 +244,29 @@ pub fn step(
             s.attempts = counted;
             if counted >= failures {
                 s.hard = true;
-                out.push(Transition::Hard { from: s.hard_status, to: status });
+                out.push(Transition::Hard {
+                    from: s.hard_status,
+                    to: status,
+                });
                 s.hard_status = status;
                 s.hard_since_ms = at_ms;
                 s.bad_times.clear();
             } else {
                 s.hard = false;
-                out.push(Transition::Soft { status, attempt: counted, of: failures });
+                out.push(Transition::Soft {
+                    status,
+                    attempt: counted,
+                    of: failures,
+                });
             }
         }
     } else if s.hard_status.is_bad() {
         s.oks += 1;
         if s.oks >= recoveries {
-            out.push(Transition::Hard { from: s.hard_status, to: Status::Ok });
+            out.push(Transition::Hard {
+                from: s.hard_status,
+                to: Status::Ok,
+            });
             s.hard_status = Status::Ok;
             s.hard_since_ms = at_ms;
             s.hard = true;
@@ -259,7 +277,11 @@ pub fn step(
         } else {
             s.recovering = true;
             s.hard = false;
-            out.push(Transition::Recovering { from: s.hard_status, ok: s.oks, of: recoveries });
+            out.push(Transition::Recovering {
+                from: s.hard_status,
+                ok: s.oks,
+                of: recoveries,
+            });
         }
     } else {
         if !s.hard && s.status.is_bad() {
@@ -398,7 +420,9 @@ mod tests {
     }
 
     fn rows(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -479,7 +503,10 @@ mod tests {
         assert_eq!(got[2].1, "soft critical (2/3)");
         // Same pattern every 200s: the window drops the oldest, never 3 within 300s.
         let (s, got) = run(&policy(3, 1, Some(300)), &[C, O, C, O, C, O, C], 200);
-        assert!(got.iter().all(|(_, t)| !t.contains("→ critical")), "{got:?}");
+        assert!(
+            got.iter().all(|(_, t)| !t.contains("→ critical")),
+            "{got:?}"
+        );
         assert_eq!(s.hard_status, O);
     }
 
@@ -494,7 +521,8 @@ mod tests {
         let (after, t) = step(&restored, C, 2_000_000, &p);
         assert_eq!(t, vec![Transition::Hard { from: O, to: C }]);
         // And a hard state survives too.
-        let back: CheckState = serde_json::from_str(&serde_json::to_string(&after).unwrap()).unwrap();
+        let back: CheckState =
+            serde_json::from_str(&serde_json::to_string(&after).unwrap()).unwrap();
         assert_eq!(back.hard_status, C);
         assert!(back.hard);
     }
@@ -505,7 +533,10 @@ mod tests {
         let (s1, _) = step(&CheckState::new(), O, 10, &p);
         let (s2, _) = step(&s1, O, 20, &p);
         let (s3, _) = step(&s2, C, 30, &p);
-        assert_eq!((s1.since_ms, s2.since_ms, s3.since_ms, s3.hard_since_ms), (10, 10, 30, 30));
+        assert_eq!(
+            (s1.since_ms, s2.since_ms, s3.since_ms, s3.hard_since_ms),
+            (10, 10, 30, 30)
+        );
     }
 
     #[test]
@@ -569,7 +600,9 @@ mod tests {
         assert!(!s.flapping);
         // Between 25 % and 30 % nothing changes: the state stays as it was (hysteresis).
         let mut h = History::new();
-        for st in [O, C, O, C, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O] {
+        for st in [
+            O, C, O, C, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O, O,
+        ] {
             h.push(st);
         }
         let pct = h.change_percent();

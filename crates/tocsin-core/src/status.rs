@@ -60,7 +60,11 @@ impl Status {
 
     /// The worse of two statuses.
     pub fn worst(self, other: Self) -> Self {
-        if other.severity() > self.severity() { other } else { self }
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
     }
 
     /// The lowercase name, as in files and the API.

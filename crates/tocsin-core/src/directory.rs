@@ -1,0 +1,432 @@
+//! Contacts, groups and maintenances: who is told, which checks share one alarm, and when
+//! notifications are held back — as written in configuration files (`*Def`) and once validated.
+//!
+//! Like the check types, the `*Def` types are the users' contract: field names are the YAML
+//! names and every struct denies unknown fields.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::check::{CheckId, Origin, Secret, Spanned};
+use crate::schedule::Schedule;
+use crate::{CheckSpec, Dur};
+
+// ---------------------------------------------------------------------------------------------
+// Contacts.
+// ---------------------------------------------------------------------------------------------
+
+/// The kind of a notification destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactKind {
+    /// An email address (`to`).
+    Email,
+    /// A generic JSON webhook (`url`).
+    Webhook,
+    /// A Slack incoming webhook (`url`).
+    Slack,
+    /// A Mattermost incoming webhook (`url`).
+    Mattermost,
+    /// A Microsoft Teams incoming webhook (`url`).
+    Teams,
+    /// A Discord webhook (`url`).
+    Discord,
+    /// A Telegram bot (`settings`).
+    Telegram,
+    /// PagerDuty Events v2 (`settings`).
+    Pagerduty,
+    /// Opsgenie alerts (`settings`).
+    Opsgenie,
+    /// Twilio SMS (`settings`).
+    Twilio,
+    /// Datadog events (`settings`).
+    Datadog,
+    /// AWS CloudWatch metrics (`settings`).
+    Cloudwatch,
+    /// AWS EventBridge events (`settings`).
+    Eventbridge,
+    /// An ntfy topic URL (`url`).
+    Ntfy,
+    /// A Gotify server (`url`).
+    Gotify,
+    /// Pushover (`settings`).
+    Pushover,
+}
+
+impl ContactKind {
+    /// Every kind, in the order of the documentation.
+    pub const ALL: [Self; 16] = [
+        Self::Email,
+        Self::Webhook,
+        Self::Slack,
+        Self::Mattermost,
+        Self::Teams,
+        Self::Discord,
+        Self::Telegram,
+        Self::Pagerduty,
+        Self::Opsgenie,
+        Self::Twilio,
+        Self::Datadog,
+        Self::Cloudwatch,
+        Self::Eventbridge,
+        Self::Ntfy,
+        Self::Gotify,
+        Self::Pushover,
+    ];
+
+    /// The name used in files: `email`, `slack`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Webhook => "webhook",
+            Self::Slack => "slack",
+            Self::Mattermost => "mattermost",
+            Self::Teams => "teams",
+            Self::Discord => "discord",
+            Self::Telegram => "telegram",
+            Self::Pagerduty => "pagerduty",
+            Self::Opsgenie => "opsgenie",
+            Self::Twilio => "twilio",
+            Self::Datadog => "datadog",
+            Self::Cloudwatch => "cloudwatch",
+            Self::Eventbridge => "eventbridge",
+            Self::Ntfy => "ntfy",
+            Self::Gotify => "gotify",
+            Self::Pushover => "pushover",
+        }
+    }
+
+    /// Whether this kind is addressed by `url` (which it then requires).
+    pub fn uses_url(self) -> bool {
+        matches!(
+            self,
+            Self::Webhook
+                | Self::Slack
+                | Self::Mattermost
+                | Self::Teams
+                | Self::Discord
+                | Self::Ntfy
+                | Self::Gotify
+        )
+    }
+
+    /// Whether this kind is addressed by `to` (which it then requires).
+    pub fn uses_to(self) -> bool {
+        self == Self::Email
+    }
+}
+
+impl fmt::Display for ContactKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Kind-specific settings of a contact (tokens, channels, regions…). Values may be secret, so
+/// they never appear in `Debug` or serialised output; use [`Settings::get`] where they are sent.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Settings(BTreeMap<String, serde_json::Value>);
+
+impl Settings {
+    /// One setting.
+    pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
+        self.0.get(key)
+    }
+
+    /// One setting that is a string.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(serde_json::Value::as_str)
+    }
+
+    /// The setting names, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// Whether there are no settings.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<BTreeMap<String, serde_json::Value>> for Settings {
+    fn from(m: BTreeMap<String, serde_json::Value>) -> Self {
+        Self(m)
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "********")))
+            .finish()
+    }
+}
+
+impl Serialize for Settings {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.keys().map(|k| (k, "********")))
+    }
+}
+
+/// One contact as written in a file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactDef {
+    /// Unique id among contacts, `[a-z0-9_.-]+`.
+    pub id: Spanned<String>,
+    /// Display name (default: the id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The kind of destination.
+    #[serde(rename = "type")]
+    pub kind: Spanned<ContactKind>,
+    /// Email address (required for, and only for, `email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Spanned<String>>,
+    /// Destination URL (required for, and only for, webhook, slack, mattermost, teams, discord,
+    /// ntfy, gotify). Webhook URLs often embed a token, so the value is kept secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<Spanned<Secret>>,
+    /// Everything else the kind needs (tokens, channel, region…).
+    #[serde(default, skip_serializing_if = "Settings::is_empty")]
+    pub settings: Settings,
+}
+
+/// A validated contact.
+#[derive(Clone, Debug, Serialize)]
+pub struct Contact {
+    /// Identity.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The kind of destination.
+    #[serde(rename = "type")]
+    pub kind: ContactKind,
+    /// Email address, for `email`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// URL, for the kinds addressed by URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<Secret>,
+    /// Kind-specific settings.
+    pub settings: Settings,
+    /// Where its id was written.
+    pub origin: Origin,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups.
+// ---------------------------------------------------------------------------------------------
+
+/// One group as written in a file: checks whose faults share one alarm and one contact list.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupDef {
+    /// Unique id among groups, `[a-z0-9_.-]+`.
+    pub id: Spanned<String>,
+    /// Display name (default: the id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Ids of its checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Spanned<String>>,
+    /// Ids of the contacts told about its alarms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<Spanned<String>>,
+}
+
+/// A validated group. In a [`crate::config::Catalog`], its references all exist.
+#[derive(Clone, Debug, Serialize)]
+pub struct Group {
+    /// Identity.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Its checks.
+    pub checks: Vec<CheckId>,
+    /// Its contacts.
+    pub contacts: Vec<String>,
+    /// Where its id was written.
+    pub origin: Origin,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maintenances.
+// ---------------------------------------------------------------------------------------------
+
+/// One maintenance window as written in a file: checks still run, notifications are held back.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceDef {
+    /// Unique id among maintenances, `[a-z0-9_.-]+`.
+    pub id: Spanned<String>,
+    /// Why (shown in the dashboard and in held-back notifications).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// `now` or an RFC 3339 time (one-off windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Spanned<String>>,
+    /// An RFC 3339 time, or a duration after `start` such as `2h` (one-off windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Spanned<String>>,
+    /// A window that comes back (instead of `start`/`end`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurring: Option<Spanned<RecurringDef>>,
+    /// What it covers.
+    pub scope: Spanned<ScopeDef>,
+}
+
+/// `recurring:` of a maintenance: it opens at each time of `cron` and lasts `duration`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecurringDef {
+    /// When each window opens (same syntax as a check's `cron`).
+    pub cron: Spanned<String>,
+    /// How long each window lasts.
+    pub duration: Spanned<Dur>,
+    /// Time zone of `cron` (IANA name, default UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Spanned<String>>,
+}
+
+/// `scope:` of a maintenance. Fields combine (a check is covered if any of them matches); at
+/// least one must be given.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeDef {
+    /// Every check.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all: bool,
+    /// These checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Spanned<String>>,
+    /// The checks of these groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Spanned<String>>,
+    /// Checks with any of these tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Checks whose `host` is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+}
+
+/// When a maintenance holds notifications back.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaintenanceWindow {
+    /// One window.
+    Once {
+        /// Its start; `None` means `now`: from when the maintenance was first loaded.
+        start: Option<Timestamp>,
+        /// Its end.
+        end: WindowEnd,
+    },
+    /// A window at each time of a cron schedule.
+    Recurring {
+        /// When each window opens.
+        schedule: Schedule,
+        /// How long each lasts.
+        #[serde(serialize_with = "ser_dur")]
+        duration: Duration,
+    },
+}
+
+/// The end of a one-off window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowEnd {
+    /// At this time.
+    At(Timestamp),
+    /// This long after the start (only with `start: now`; an absolute start gives an absolute end).
+    #[serde(serialize_with = "ser_dur")]
+    After(Duration),
+}
+
+fn ser_dur<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&Dur(*d))
+}
+
+impl MaintenanceWindow {
+    /// Whether the window is open at `now`. `first_loaded` is when the maintenance was first
+    /// seen, which is what `start: now` means.
+    pub fn is_active(&self, now: Timestamp, first_loaded: Timestamp) -> bool {
+        match self {
+            Self::Once { start, end } => {
+                let start = start.unwrap_or(first_loaded);
+                let end = match end {
+                    WindowEnd::At(t) => *t,
+                    WindowEnd::After(d) => {
+                        match jiff::SignedDuration::try_from(*d)
+                            .ok()
+                            .and_then(|d| start.checked_add(d).ok())
+                        {
+                            Some(t) => t,
+                            None => Timestamp::MAX,
+                        }
+                    }
+                };
+                start <= now && now < end
+            }
+            Self::Recurring { schedule, duration } => {
+                // Open iff a window opened in (now - duration, now].
+                let d = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+                let from = now.as_millisecond().saturating_sub(d);
+                schedule
+                    .next_after("", from)
+                    .is_some_and(|t| t <= now.as_millisecond())
+            }
+        }
+    }
+}
+
+/// What a maintenance covers. In a [`crate::config::Catalog`], its check and group ids exist.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MaintenanceScope {
+    /// Every check.
+    pub all: bool,
+    /// These checks.
+    pub checks: Vec<CheckId>,
+    /// The checks of these groups.
+    pub groups: Vec<String>,
+    /// Checks with any of these tags.
+    pub tags: Vec<String>,
+    /// Checks whose host label is one of these.
+    pub hosts: Vec<String>,
+}
+
+impl MaintenanceScope {
+    /// Whether `check`, member of the groups `check_groups`, is covered.
+    pub fn covers(&self, check: &CheckSpec, check_groups: &[&str]) -> bool {
+        self.all
+            || self.checks.contains(&check.id)
+            || self
+                .groups
+                .iter()
+                .any(|g| check_groups.contains(&g.as_str()))
+            || self.tags.iter().any(|t| check.tags.contains(t))
+            || check.host.as_ref().is_some_and(|h| self.hosts.contains(h))
+    }
+}
+
+/// A validated maintenance.
+#[derive(Clone, Debug, Serialize)]
+pub struct Maintenance {
+    /// Identity.
+    pub id: String,
+    /// Why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// When.
+    pub window: MaintenanceWindow,
+    /// What.
+    pub scope: MaintenanceScope,
+    /// Where its id was written.
+    pub origin: Origin,
+}
