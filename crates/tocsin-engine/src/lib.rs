@@ -1,1 +1,470 @@
-//! tocsin-engine.
+//! Tocsin's engine: it keeps the check table in step with the configuration, schedules and
+//! runs checks, feeds results to the state engine and hands writes to the store.
+//!
+//! Data flow (DESIGN.md §2): config dir → [`ConfigSet`] (last good version per file) → diff by
+//! check id and fingerprint → check table → scheduler (one timer heap) → runner (global and
+//! per-host limits, hard timeouts) → state engine → store write-behind, metrics.
+
+pub mod metrics;
+pub mod runner;
+mod scheduler;
+pub mod table;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tocsin_core::config::{ConfigError, ConfigSet};
+use tocsin_core::{CheckId, CheckResult, CheckState};
+use tocsin_probe::ProbeEnv;
+use tocsin_store::{Store, WriteBehind};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use metrics::Metrics;
+pub use runner::{now_ms, run_once};
+use scheduler::{Command, Scheduler};
+pub use table::{CheckEntry, Runtime, Table};
+
+/// Limits and timings of the engine.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// The configuration directory (or a single file).
+    pub config: PathBuf,
+    /// Runs in progress at once, across all checks.
+    pub max_concurrent: usize,
+    /// Runs in progress at once against one target host.
+    pub max_per_host: usize,
+    /// Write-behind queue capacity.
+    pub store_queue: usize,
+    /// How often the write-behind flushes.
+    pub store_flush: Duration,
+    /// How long shutdown waits for runs in progress.
+    pub shutdown_grace: Duration,
+}
+
+impl EngineOptions {
+    /// Defaults for a configuration directory.
+    pub fn new(config: impl Into<PathBuf>) -> Self {
+        Self {
+            config: config.into(),
+            max_concurrent: 4096,
+            max_per_host: 256,
+            store_queue: 65_536,
+            store_flush: Duration::from_millis(200),
+            shutdown_grace: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Errors that stop the engine from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store could not be read.
+    #[error("store: {0}")]
+    Store(#[from] tocsin_store::StoreError),
+    /// The probe environment could not be set up.
+    #[error("probes: {0}")]
+    Probe(#[from] tocsin_probe::BuildError),
+}
+
+/// What a reload changed.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ReloadReport {
+    /// Checks added.
+    pub added: usize,
+    /// Checks whose definition changed (they keep their state).
+    pub changed: usize,
+    /// Checks removed.
+    pub removed: usize,
+    /// Checks left untouched (state and phase kept).
+    pub unchanged: usize,
+    /// Every configuration error; broken files keep their last good version.
+    pub errors: Vec<String>,
+}
+
+/// State shared by the engine's tasks.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) metrics: Metrics,
+    pub(crate) writer: WriteBehind,
+}
+
+/// The running engine. Cheap to share behind an `Arc`.
+pub struct Engine {
+    options: EngineOptions,
+    shared: Arc<Shared>,
+    table: RwLock<Arc<Table>>,
+    config: Mutex<ConfigSet>,
+    env: Arc<ProbeEnv>,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// States and last results read from the store at start, handed to checks as they appear.
+    restored: Mutex<HashMap<String, Runtime>>,
+    store: Store,
+    commands: mpsc::UnboundedSender<Command>,
+    stop: watch::Sender<bool>,
+    scheduler: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.options.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Restores state from the store, loads the configuration and starts scheduling.
+    pub async fn start(options: EngineOptions, store: Store) -> Result<Arc<Self>, EngineError> {
+        let env = Arc::new(ProbeEnv::new()?);
+        let mut restored: HashMap<String, Runtime> = HashMap::new();
+        for (id, state) in store.load_states().await? {
+            match serde_json::from_value::<CheckState>(state) {
+                Ok(state) => {
+                    restored.entry(id).or_default().state = state;
+                }
+                Err(e) => {
+                    tracing::warn!(check = %id, error = %e, "stored state unreadable; starting afresh")
+                }
+            }
+        }
+        for (id, result) in store.last_results().await? {
+            restored.entry(id).or_default().last = Some(Arc::new(result));
+        }
+        let writer = WriteBehind::spawn(store.clone(), options.store_queue, options.store_flush);
+        let shared = Arc::new(Shared {
+            metrics: Metrics::default(),
+            writer,
+        });
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (stop, stop_rx) = watch::channel(false);
+        let scheduler = Scheduler::new(shared.clone(), options.max_concurrent);
+        let handle = tokio::spawn(scheduler.run(rx, stop_rx, options.shutdown_grace));
+        let engine = Arc::new(Self {
+            options,
+            shared,
+            table: RwLock::new(Arc::new(Table::new())),
+            config: Mutex::new(ConfigSet::default()),
+            env,
+            hosts: Mutex::new(HashMap::new()),
+            restored: Mutex::new(restored),
+            store,
+            commands,
+            stop,
+            scheduler: Mutex::new(Some(handle)),
+        });
+        let report = engine.reload();
+        tracing::info!(
+            checks = engine.table().len(),
+            errors = report.errors.len(),
+            "engine started"
+        );
+        Ok(engine)
+    }
+
+    /// Reloads the configuration and applies the difference: new checks start, removed ones
+    /// stop, changed ones are rebuilt keeping their state, unchanged ones are not touched.
+    pub fn reload(&self) -> ReloadReport {
+        let env_lookup = |k: &str| std::env::var(k).ok();
+        let (catalog, errors) = {
+            let mut cfg = lock(&self.config);
+            cfg.reload(&self.options.config, &env_lookup);
+            (cfg.catalog(), cfg.all_errors())
+        };
+        let mut report = ReloadReport {
+            errors: errors.iter().map(ConfigError::to_string).collect(),
+            ..Default::default()
+        };
+        for e in &errors {
+            tracing::error!(error = %e, "configuration error");
+        }
+        self.shared
+            .metrics
+            .config_errors
+            .store(errors.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let counter = if errors.is_empty() {
+            &self.shared.metrics.reloads_ok
+        } else {
+            &self.shared.metrics.reloads_failed
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+
+        let old = self.table();
+        let mut new = Table::new();
+        let mut fresh = Vec::new();
+        for spec in catalog.checks {
+            let id = spec.id.clone();
+            if let Some(e) = old.get(&id)
+                && e.fingerprint == spec.fingerprint()
+            {
+                new.insert(id, e.clone());
+                report.unchanged += 1;
+                continue;
+            }
+            let probe = match tocsin_probe::build(&spec.probe, &self.env) {
+                Ok(p) => p,
+                Err(e) => {
+                    // The loader validated the spec; a build error here is environmental
+                    // (an unreadable CA file). Keep the old version if there is one.
+                    let msg = format!("{}: check {id}: {e}", spec.origin);
+                    tracing::error!(error = %msg, "cannot build probe");
+                    report.errors.push(msg);
+                    if let Some(e) = old.get(&id) {
+                        new.insert(id, e.clone());
+                    }
+                    continue;
+                }
+            };
+            let runtime = match old.get(&id) {
+                Some(prev) => {
+                    report.changed += 1;
+                    prev.snapshot()
+                }
+                None => {
+                    report.added += 1;
+                    lock(&self.restored).remove(id.as_str()).unwrap_or_default()
+                }
+            };
+            let host = spec
+                .host
+                .clone()
+                .or_else(|| spec.probe.target_host())
+                .unwrap_or_default();
+            let limit = self.host_limit(&host);
+            let entry = Arc::new(CheckEntry::new(spec, probe, limit, runtime));
+            fresh.push(entry.clone());
+            new.insert(id, entry);
+        }
+        let keep: HashSet<&CheckId> = new.keys().collect();
+        for (id, e) in old.iter() {
+            let replaced = new.get(id).is_some_and(|n| !Arc::ptr_eq(n, e));
+            if replaced || !keep.contains(id) {
+                e.retired.store(true, std::sync::atomic::Ordering::Release);
+            }
+            if !keep.contains(id) {
+                report.removed += 1;
+            }
+        }
+        *self
+            .table
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
+        if !fresh.is_empty() {
+            let _ = self.commands.send(Command::Add(fresh));
+        }
+        tracing::info!(
+            added = report.added,
+            changed = report.changed,
+            removed = report.removed,
+            unchanged = report.unchanged,
+            errors = report.errors.len(),
+            "configuration loaded"
+        );
+        report
+    }
+
+    fn host_limit(&self, host: &str) -> Arc<Semaphore> {
+        lock(&self.hosts)
+            .entry(host.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.options.max_per_host.max(1))))
+            .clone()
+    }
+
+    /// The current check table.
+    pub fn table(&self) -> Arc<Table> {
+        self.table
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// One check.
+    pub fn check(&self, id: &str) -> Option<Arc<CheckEntry>> {
+        let id = CheckId::new(id).ok()?;
+        self.table().get(&id).cloned()
+    }
+
+    /// Runs a check now, off schedule. Returns false if there is no such check.
+    pub fn run_now(&self, id: &str) -> bool {
+        match self.check(id) {
+            Some(e) => self.commands.send(Command::RunNow(e)).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Current configuration errors.
+    pub fn config_errors(&self) -> Vec<ConfigError> {
+        lock(&self.config).all_errors()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Engine metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// Waits until every write queued so far is in the store.
+    pub async fn flush(&self) {
+        self.shared.writer.flush().await;
+    }
+
+    /// The `/metrics` document in the Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        let table = self.table();
+        let mut out = String::with_capacity(4096 + table.len() * 400);
+        let running = table.values().filter(|e| e.is_running()).count();
+        self.shared
+            .metrics
+            .render(&mut out, table.len(), running, self.shared.writer.depth());
+        render_checks(&mut out, &table);
+        out
+    }
+
+    /// Stops scheduling, lets runs in progress finish (up to the grace period) and flushes the
+    /// store.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let handle = lock(&self.scheduler).take();
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
+        self.shared.writer.flush().await;
+        tracing::info!("engine stopped; store flushed");
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Per-check families, rendered from the table at scrape time.
+fn render_checks(out: &mut String, table: &Table) {
+    use std::fmt::Write as _;
+    let snaps: Vec<(&Arc<CheckEntry>, Runtime)> =
+        table.values().map(|e| (e, e.snapshot())).collect();
+    let label = |e: &CheckEntry| format!("check=\"{}\",kind=\"{}\"", e.id(), e.spec.probe.kind());
+
+    metrics::family(
+        out,
+        "tocsin_check_status",
+        "gauge",
+        "Status of the latest result: 0 ok, 1 warning, 2 critical, 3 unknown.",
+    );
+    for (e, rt) in &snaps {
+        if rt.last.is_some() {
+            let _ = writeln!(
+                out,
+                "tocsin_check_status{{{}}} {}",
+                label(e),
+                rt.state.status.code()
+            );
+        }
+    }
+    metrics::family(
+        out,
+        "tocsin_check_hard_status",
+        "gauge",
+        "Hard (confirmed) status: 0 ok, 1 warning, 2 critical, 3 unknown.",
+    );
+    for (e, rt) in &snaps {
+        if rt.last.is_some() {
+            let _ = writeln!(
+                out,
+                "tocsin_check_hard_status{{{}}} {}",
+                label(e),
+                rt.state.hard_status.code()
+            );
+        }
+    }
+    metrics::family(
+        out,
+        "tocsin_check_up",
+        "gauge",
+        "1 if the latest result is ok or warning, else 0.",
+    );
+    for (e, rt) in &snaps {
+        if rt.last.is_some() {
+            let up = u8::from(matches!(
+                rt.state.status,
+                tocsin_core::Status::Ok | tocsin_core::Status::Warning
+            ));
+            let _ = writeln!(out, "tocsin_check_up{{{}}} {up}", label(e));
+        }
+    }
+    metrics::family(
+        out,
+        "tocsin_check_flapping",
+        "gauge",
+        "1 while the check is flapping.",
+    );
+    for (e, rt) in &snaps {
+        if rt.last.is_some() {
+            let _ = writeln!(
+                out,
+                "tocsin_check_flapping{{{}}} {}",
+                label(e),
+                u8::from(rt.state.flapping)
+            );
+        }
+    }
+    metrics::family(
+        out,
+        "tocsin_check_duration_seconds",
+        "gauge",
+        "Duration of each phase of the latest run.",
+    );
+    for (e, rt) in &snaps {
+        if let Some(r) = &rt.last {
+            for (phase, us) in r.timings.phases() {
+                let _ = writeln!(
+                    out,
+                    "tocsin_check_duration_seconds{{{},phase=\"{phase}\"}} {}",
+                    label(e),
+                    us as f64 / 1e6
+                );
+            }
+        }
+    }
+    metrics::family(
+        out,
+        "tocsin_check_cert_expiry_timestamp_seconds",
+        "gauge",
+        "When the peer certificate expires (Unix time).",
+    );
+    for (e, rt) in &snaps {
+        if let Some(t) = rt.last.as_ref().and_then(|r| r.cert_not_after) {
+            let _ = writeln!(
+                out,
+                "tocsin_check_cert_expiry_timestamp_seconds{{{}}} {t}",
+                label(e)
+            );
+        }
+    }
+    metrics::family(
+        out,
+        "tocsin_check_last_run_timestamp_seconds",
+        "gauge",
+        "When the latest run started (Unix time).",
+    );
+    for (e, rt) in &snaps {
+        if let Some(r) = &rt.last {
+            let _ = writeln!(
+                out,
+                "tocsin_check_last_run_timestamp_seconds{{{}}} {}",
+                label(e),
+                r.started_at_ms as f64 / 1e3
+            );
+        }
+    }
+}
+
+/// The latest result of a check, if any.
+pub fn last_result(entry: &CheckEntry) -> Option<Arc<CheckResult>> {
+    entry.runtime().last.clone()
+}

@@ -1,0 +1,159 @@
+//! Running one check: concurrency permits, the probe under a hard timeout, the state engine,
+//! and the writes that follow.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tocsin_core::state::step;
+use tocsin_core::{CheckResult, CheckSpec, Status, Transition};
+use tocsin_probe::{Probe, ProbeEnv, RunContext};
+use tocsin_store::{StateChange, Write};
+use tokio::sync::Semaphore;
+
+use crate::Shared;
+use crate::table::CheckEntry;
+
+/// Extra time the runner allows past a check's own timeout before it stops the probe itself.
+/// Probes enforce `timeout` with a message naming the phase; this is the backstop.
+pub const HARD_TIMEOUT_GRACE: Duration = Duration::from_secs(1);
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Runs a probe once under the hard timeout. Returns the result and whether the hard timeout
+/// fired.
+pub async fn run_probe(
+    probe: &dyn Probe,
+    timeout: Duration,
+    started_at_ms: i64,
+) -> (CheckResult, bool) {
+    let cx = RunContext {
+        timeout,
+        started_at_ms,
+    };
+    match tokio::time::timeout(timeout + HARD_TIMEOUT_GRACE, probe.run(cx)).await {
+        Ok(mut r) => {
+            r.started_at_ms = started_at_ms;
+            (r, false)
+        }
+        Err(_) => {
+            let msg = format!("timed out after {}", tocsin_core::Dur(timeout));
+            let mut r = CheckResult::new(Status::Critical, msg, started_at_ms);
+            r.timings.total_us =
+                u64::try_from((timeout + HARD_TIMEOUT_GRACE).as_micros()).unwrap_or(u64::MAX);
+            (r, true)
+        }
+    }
+}
+
+/// Builds and runs one check once, outside the scheduler (`tocsin check`).
+pub async fn run_once(spec: &CheckSpec, env: &Arc<ProbeEnv>) -> CheckResult {
+    let started = now_ms();
+    match tocsin_probe::build(&spec.probe, env) {
+        Ok(probe) => run_probe(probe.as_ref(), spec.timeout, started).await.0,
+        Err(e) => CheckResult::new(Status::Unknown, format!("cannot build probe: {e}"), started),
+    }
+}
+
+/// One scheduled run of `entry`, due at `due_ms`. The caller has set `entry.running`.
+pub(crate) async fn execute(
+    shared: Arc<Shared>,
+    entry: Arc<CheckEntry>,
+    due_ms: i64,
+    global: Arc<Semaphore>,
+) {
+    // Permits: global first, then the target host's. Semaphores are never closed.
+    let Ok(_global) = global.acquire_owned().await else {
+        return;
+    };
+    let Ok(_host) = entry.host_limit.clone().acquire_owned().await else {
+        return;
+    };
+    let started = now_ms();
+    let lag_ms = u64::try_from(started.saturating_sub(due_ms)).unwrap_or(0);
+    shared.metrics.lag.observe(Duration::from_millis(lag_ms));
+
+    let span = tracing::debug_span!("check", id = %entry.id(), kind = entry.spec.probe.kind());
+    let _enter = span.enter();
+    drop(_enter);
+    let (result, hard_timeout) = run_probe(entry.probe.as_ref(), entry.spec.timeout, started).await;
+    if hard_timeout {
+        shared.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+    apply(&shared, &entry, result).await;
+    entry.running.store(false, Ordering::Release);
+}
+
+/// Feeds a result to the state engine and queues the writes.
+pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResult) {
+    shared.metrics.count_run(result.status);
+    let id = entry.id().as_str().to_owned();
+    let at = result.started_at_ms;
+    let (writes, transitions) = {
+        let mut rt = entry.runtime();
+        let before = rt.state.clone();
+        let (state, transitions) = step(&before, result.status, at, &entry.spec.alert);
+        let mut writes = Vec::with_capacity(2 + transitions.len());
+        for t in &transitions {
+            writes.push(Write::Change(change(
+                &id,
+                at,
+                &before,
+                &state,
+                t,
+                &result.message,
+            )));
+        }
+        writes.push(Write::State {
+            check: id.clone(),
+            state: serde_json::to_value(&state).unwrap_or_default(),
+        });
+        rt.state = state;
+        let result = Arc::new(result);
+        rt.last = Some(result.clone());
+        writes.push(Write::Result {
+            check: id.clone(),
+            result: (*result).clone(),
+        });
+        (writes, transitions)
+    };
+    for t in &transitions {
+        match t {
+            Transition::Soft { .. }
+            | Transition::SoftRecovered { .. }
+            | Transition::Recovering { .. } => {
+                tracing::debug!(check = %id, transition = %t, "state change");
+            }
+            _ => tracing::info!(check = %id, transition = %t, "state change"),
+        }
+    }
+    for w in writes {
+        shared.writer.push(w).await;
+    }
+}
+
+fn change(
+    id: &str,
+    at: i64,
+    before: &tocsin_core::CheckState,
+    after: &tocsin_core::CheckState,
+    t: &Transition,
+    message: &str,
+) -> StateChange {
+    let (from, to) = match t {
+        Transition::Hard { from, to } => (*from, *to),
+        _ => (before.status, after.status),
+    };
+    StateChange {
+        check: id.to_owned(),
+        at_ms: at,
+        from,
+        to,
+        hard: matches!(t, Transition::Hard { .. }),
+        kind: t.kind().to_owned(),
+        message: message.to_owned(),
+    }
+}

@@ -1,0 +1,178 @@
+//! The scheduler: one timer heap for every check — never a task per check sleeping.
+//!
+//! Each heap entry is a due time and a check entry. When the earliest is due the scheduler
+//! pops it, starts a run unless the previous run of that check is still going (an *overrun*,
+//! counted), and pushes the next due time, computed from the previous *due* time so schedules
+//! do not drift. If the scheduler ever falls more than one interval behind, it skips to the
+//! next due time after now and counts the missed ones rather than firing a burst.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::Shared;
+use crate::runner::{execute, now_ms};
+use crate::table::CheckEntry;
+
+/// What the scheduler is asked to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Start scheduling these (new or replaced) entries.
+    Add(Vec<Arc<CheckEntry>>),
+    /// Run this check now, off schedule (unless it is running).
+    RunNow(Arc<CheckEntry>),
+}
+
+struct Due {
+    at_ms: i64,
+    seq: u64,
+    entry: Arc<CheckEntry>,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at_ms, self.seq) == (other.at_ms, other.seq)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    // Reversed: BinaryHeap is a max-heap and we want the earliest first.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (other.at_ms, other.seq).cmp(&(self.at_ms, self.seq))
+    }
+}
+
+pub(crate) struct Scheduler {
+    heap: BinaryHeap<Due>,
+    seq: u64,
+    shared: Arc<Shared>,
+    global: Arc<Semaphore>,
+    runs: JoinSet<()>,
+}
+
+impl Scheduler {
+    pub(crate) fn new(shared: Arc<Shared>, global_limit: usize) -> Self {
+        Self {
+            heap: BinaryHeap::new(),
+            seq: 0,
+            shared,
+            global: Arc::new(Semaphore::new(global_limit.max(1))),
+            runs: JoinSet::new(),
+        }
+    }
+
+    fn push(&mut self, at_ms: i64, entry: Arc<CheckEntry>) {
+        self.seq += 1;
+        self.heap.push(Due {
+            at_ms,
+            seq: self.seq,
+            entry,
+        });
+    }
+
+    fn add(&mut self, entry: Arc<CheckEntry>, now: i64) {
+        if let Some(next) = entry.spec.schedule.next_after(entry.id().as_str(), now) {
+            self.push(next, entry);
+        }
+    }
+
+    fn start(&mut self, entry: Arc<CheckEntry>, due_ms: i64) {
+        if entry.running.swap(true, Ordering::AcqRel) {
+            self.shared.metrics.overruns.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(check = %entry.id(), "overrun: previous run still going");
+            return;
+        }
+        let shared = self.shared.clone();
+        let global = self.global.clone();
+        self.runs.spawn(execute(shared, entry, due_ms, global));
+    }
+
+    /// Runs until `stop` turns true, then waits for the runs in progress (at most `grace`).
+    pub(crate) async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut stop: watch::Receiver<bool>,
+        grace: Duration,
+    ) {
+        loop {
+            let now = now_ms();
+            // Fire everything due.
+            while self.heap.peek().is_some_and(|d| d.at_ms <= now) {
+                let Some(Due { at_ms, entry, .. }) = self.heap.pop() else {
+                    break;
+                };
+                if entry.retired.load(Ordering::Acquire) {
+                    continue;
+                }
+                self.start(entry.clone(), at_ms);
+                let id = entry.id().as_str();
+                let mut next = entry.spec.schedule.next_after(id, at_ms);
+                if let (Some(n), Some(interval)) = (next, entry.spec.schedule.interval()) {
+                    let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+                    if n + interval_ms <= now {
+                        // More than one interval behind: skip to the next slot after now.
+                        let skip_to = entry.spec.schedule.next_after(id, now);
+                        let missed = skip_to.map_or(0, |s| (s - n) / interval_ms.max(1));
+                        self.shared
+                            .metrics
+                            .missed
+                            .fetch_add(u64::try_from(missed).unwrap_or(0), Ordering::Relaxed);
+                        next = skip_to;
+                    }
+                }
+                if let Some(n) = next {
+                    self.push(n, entry);
+                }
+            }
+            // Reap finished runs without waiting.
+            while self.runs.try_join_next().is_some() {}
+
+            let sleep_ms = self
+                .heap
+                .peek()
+                .map_or(60_000, |d| (d.at_ms - now_ms()).clamp(0, 60_000));
+            let sleep =
+                tokio::time::sleep(Duration::from_millis(u64::try_from(sleep_ms).unwrap_or(0)));
+            tokio::select! {
+                () = sleep => {}
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Add(entries)) => {
+                        let now = now_ms();
+                        for e in entries {
+                            self.add(e, now);
+                        }
+                    }
+                    Some(Command::RunNow(entry)) => self.start(entry, now_ms()),
+                    None => break,
+                },
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        break;
+                    }
+                }
+            }
+        }
+        // Settle: let runs in progress finish (each is bounded by its own timeout).
+        let settle = async { while self.runs.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, settle).await.is_err() {
+            tracing::warn!(
+                left = self.runs.len(),
+                "runs still going after the shutdown grace period; abandoning them"
+            );
+            self.runs.abort_all();
+        }
+    }
+}

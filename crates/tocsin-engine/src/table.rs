@@ -1,0 +1,85 @@
+//! The check table: one entry per configured check, shared by the scheduler, the runs and the
+//! API. An entry is replaced when its check changes; an unchanged check keeps its entry, and so
+//! its state, its last result and its place in the schedule.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tocsin_core::{CheckId, CheckResult, CheckSpec, CheckState};
+use tocsin_probe::Probe;
+use tokio::sync::Semaphore;
+
+/// What changes as a check runs.
+#[derive(Debug, Default, Clone)]
+pub struct Runtime {
+    /// The state engine's state.
+    pub state: CheckState,
+    /// The latest result.
+    pub last: Option<Arc<CheckResult>>,
+}
+
+/// One configured check.
+#[derive(Debug)]
+pub struct CheckEntry {
+    /// The validated spec.
+    pub spec: Arc<CheckSpec>,
+    /// Its fingerprint: equal fingerprints across a reload mean "unchanged".
+    pub fingerprint: u64,
+    /// The built probe.
+    pub probe: Arc<dyn Probe>,
+    /// The concurrency limit of the check's target host.
+    pub host_limit: Arc<Semaphore>,
+    /// State and last result.
+    runtime: Mutex<Runtime>,
+    /// A run is in progress.
+    pub running: AtomicBool,
+    /// Removed or replaced by a reload: the scheduler drops it.
+    pub retired: AtomicBool,
+}
+
+impl CheckEntry {
+    /// A new entry.
+    pub fn new(
+        spec: Arc<CheckSpec>,
+        probe: Arc<dyn Probe>,
+        host_limit: Arc<Semaphore>,
+        runtime: Runtime,
+    ) -> Self {
+        Self {
+            fingerprint: spec.fingerprint(),
+            spec,
+            probe,
+            host_limit,
+            runtime: Mutex::new(runtime),
+            running: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    /// The check's id.
+    pub fn id(&self) -> &CheckId {
+        &self.spec.id
+    }
+
+    /// Locks the runtime. A poisoned lock (a panic elsewhere while holding it) still yields the
+    /// data: the state is plain data and stays consistent between assignments.
+    pub fn runtime(&self) -> MutexGuard<'_, Runtime> {
+        self.runtime
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A copy of the runtime.
+    pub fn snapshot(&self) -> Runtime {
+        self.runtime().clone()
+    }
+
+    /// Whether a run is in progress.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+}
+
+/// Every check, by id.
+pub type Table = BTreeMap<CheckId, Arc<CheckEntry>>;

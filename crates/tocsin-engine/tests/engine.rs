@@ -1,0 +1,237 @@
+//! Engine tests against real local targets and a real SQLite store: phase-aligned runs,
+//! overruns, per-host limits, reloads that keep state and phase, graceful shutdown.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tocsin_engine::{Engine, EngineOptions};
+use tocsin_store::Store;
+use tocsin_testkit::HttpServer;
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+async fn engine(dir: &Path, tweak: impl FnOnce(&mut EngineOptions)) -> Arc<Engine> {
+    tocsin_testkit::init();
+    let store = Store::open_sqlite_dir(&dir.join("data")).await.unwrap();
+    let mut options = EngineOptions::new(dir.join("conf"));
+    options.store_flush = Duration::from_millis(50);
+    tweak(&mut options);
+    Engine::start(options, store).await.unwrap()
+}
+
+async fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn conf(dir: &Path) -> std::path::PathBuf {
+    let c = dir.join("conf");
+    std::fs::create_dir_all(&c).unwrap();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interval_runs_start_on_their_phase() {
+    let target = HttpServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    write(
+        &c,
+        "a.yml",
+        &format!(
+            "checks:\n  - id: phased\n    every: 1s\n    http: {{ url: \"{}\" }}\n",
+            target.url("/ok")
+        ),
+    );
+    let engine = engine(dir.path(), |_| {}).await;
+    wait_for(10, "three results", || {
+        engine.metrics().runs[0].load(Ordering::Relaxed) >= 3
+    })
+    .await;
+    engine.flush().await;
+    let results = engine.store().results("phased", None, 10).await.unwrap();
+    let phase = tocsin_core::Schedule::phase_ms("phased", Duration::from_secs(1));
+    for r in &results {
+        // Each run started at (or just after) its due time: k·1000 + phase.
+        let late = (r.started_at_ms - phase).rem_euclid(1000);
+        assert!(late < 100, "started {late}ms after its slot");
+    }
+    // Lag is measured.
+    assert!(engine.metrics().lag.count() >= 3);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_never_runs_twice_at_once_and_overruns_are_counted() {
+    let target = HttpServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    // Due every second, each run takes ~2.5s: every other due time finds it running.
+    write(
+        &c,
+        "a.yml",
+        &format!(
+            "checks:\n  - id: slow\n    cron: \"* * * * * *\"\n    timeout: 5s\n    http: {{ url: \"{}\" }}\n",
+            target.url("/slow/2500")
+        ),
+    );
+    let engine = engine(dir.path(), |_| {}).await;
+    wait_for(15, "two overruns", || {
+        engine.metrics().overruns.load(Ordering::Relaxed) >= 2
+    })
+    .await;
+    // Never more than one request in flight: the target saw at most one per 2.5s.
+    let runs = engine
+        .metrics()
+        .runs
+        .iter()
+        .map(|r| r.load(Ordering::Relaxed))
+        .sum::<u64>();
+    assert!(
+        target.requests() <= runs + 1,
+        "{} requests for {runs} runs",
+        target.requests()
+    );
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_host_limit_holds_runs_back() {
+    let target = HttpServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    let mut yml = String::from("defaults:\n  every: 10s\n  timeout: 5s\nchecks:\n");
+    for i in 0..4 {
+        yml.push_str(&format!(
+            "  - id: s{i}\n    http: {{ url: \"{}\" }}\n",
+            target.url("/slow/400")
+        ));
+    }
+    write(&c, "a.yml", &yml);
+    let engine = engine(dir.path(), |o| o.max_per_host = 1).await;
+    for i in 0..4 {
+        assert!(engine.run_now(&format!("s{i}")));
+    }
+    let start = Instant::now();
+    wait_for(10, "four runs", || {
+        engine
+            .metrics()
+            .runs
+            .iter()
+            .map(|r| r.load(Ordering::Relaxed))
+            .sum::<u64>()
+            >= 4
+    })
+    .await;
+    // One at a time against the host: at least ~4 × 400ms.
+    assert!(
+        start.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_keeps_unchanged_checks_and_state_of_changed_ones() {
+    let target = HttpServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    let a = format!(
+        "checks:\n  - id: keep\n    every: 1s\n    http: {{ url: \"{}\" }}\n",
+        target.url("/status/500")
+    );
+    write(&c, "a.yml", &a);
+    write(
+        &c,
+        "b.yml",
+        &format!(
+            "checks:\n  - id: change\n    every: 1s\n    alert: {{ failures: 1 }}\n    http: {{ url: \"{}\" }}\n",
+            target.url("/status/500")
+        ),
+    );
+    let engine = engine(dir.path(), |_| {}).await;
+    wait_for(10, "change hard critical", || {
+        engine
+            .check("change")
+            .is_some_and(|e| e.snapshot().state.hard_status == tocsin_core::Status::Critical)
+    })
+    .await;
+    let keep_before = engine.check("keep").unwrap();
+
+    // Change only b.yml: "keep" is the very same entry; "change" is rebuilt with its state.
+    write(
+        &c,
+        "b.yml",
+        &format!(
+            "checks:\n  - id: change\n    every: 2s\n    alert: {{ failures: 1 }}\n    http: {{ url: \"{}\" }}\n  - id: new\n    tcp: {{ host: 127.0.0.1, port: {} }}\n",
+            target.url("/status/500"),
+            target.port()
+        ),
+    );
+    let report = engine.reload();
+    assert_eq!(
+        (
+            report.added,
+            report.changed,
+            report.removed,
+            report.unchanged
+        ),
+        (1, 1, 0, 1),
+        "{report:?}"
+    );
+    assert!(Arc::ptr_eq(&keep_before, &engine.check("keep").unwrap()));
+    assert_eq!(
+        engine.check("change").unwrap().snapshot().state.hard_status,
+        tocsin_core::Status::Critical
+    );
+
+    // A broken file keeps its last good version; a removed file's checks go.
+    write(
+        &c,
+        "b.yml",
+        "checks:\n  - id: change\n    every: nonsense\n",
+    );
+    std::fs::remove_file(c.join("a.yml")).unwrap();
+    let report = engine.reload();
+    assert_eq!(report.errors.len(), 1, "{report:?}");
+    assert!(report.errors[0].starts_with("b.yml:3:"), "{report:?}");
+    assert_eq!(report.removed, 1);
+    assert!(engine.check("keep").is_none());
+    assert!(engine.check("change").is_some() && engine.check("new").is_some());
+    assert_eq!(engine.metrics().config_errors.load(Ordering::Relaxed), 1);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_settles_runs_in_progress_and_flushes() {
+    let target = HttpServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    write(
+        &c,
+        "a.yml",
+        &format!(
+            "checks:\n  - id: slow\n    every: 1h\n    timeout: 5s\n    http: {{ url: \"{}\" }}\n",
+            target.url("/slow/700")
+        ),
+    );
+    let engine = engine(dir.path(), |_| {}).await;
+    assert!(engine.run_now("slow"));
+    wait_for(5, "the run to start", || {
+        engine.check("slow").unwrap().is_running()
+    })
+    .await;
+    engine.shutdown().await;
+    // The run in progress finished and its result reached the store.
+    let results = engine.store().results("slow", None, 10).await.unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].status, tocsin_core::Status::Ok);
+}

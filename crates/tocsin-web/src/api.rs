@@ -1,0 +1,178 @@
+//! Read-only check endpoints and reload.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use tocsin_core::{CheckResult, CheckSpec, CheckState};
+use tocsin_engine::{CheckEntry, Engine, ReloadReport};
+use tocsin_store::StateChange;
+
+use crate::ApiError;
+
+/// A check as listed: identity, schedule, state and latest result.
+#[derive(Serialize)]
+struct CheckView<'a> {
+    id: &'a str,
+    name: &'a str,
+    kind: &'static str,
+    tags: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+    schedule: &'a tocsin_core::Schedule,
+    /// `pending`, `ok`, `critical (soft)`, `ok (recovering)`, …
+    summary: String,
+    running: bool,
+    state: CheckState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_result: Option<Arc<CheckResult>>,
+}
+
+/// One check in full: the spec as well.
+#[derive(Serialize)]
+struct CheckDetail<'a> {
+    #[serde(flatten)]
+    view: CheckView<'a>,
+    spec: &'a CheckSpec,
+}
+
+fn view(e: &CheckEntry) -> CheckView<'_> {
+    let rt = e.snapshot();
+    CheckView {
+        id: e.id().as_str(),
+        name: &e.spec.name,
+        kind: e.spec.probe.kind(),
+        tags: &e.spec.tags,
+        host: e.spec.host.as_deref(),
+        schedule: &e.spec.schedule,
+        summary: rt.state.describe(),
+        running: e.is_running(),
+        state: rt.state,
+        last_result: rt.last,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    tag: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+}
+
+pub(crate) async fn list_checks(
+    State(engine): State<Arc<Engine>>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            tocsin_core::Status::ALL
+                .into_iter()
+                .find(|x| x.as_str() == s)
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "status {s:?}: expected ok, warning, critical or unknown"
+                    ))
+                })?,
+        ),
+    };
+    let table = engine.table();
+    let views: Vec<CheckView<'_>> = table
+        .values()
+        .filter(|e| query.tag.as_ref().is_none_or(|t| e.spec.tags.contains(t)))
+        .filter(|e| {
+            query.q.as_ref().is_none_or(|q| {
+                e.id().as_str().contains(q.as_str()) || e.spec.name.contains(q.as_str())
+            })
+        })
+        .map(|e| view(e))
+        .filter(|v| status.is_none_or(|s| v.last_result.is_some() && v.state.status == s))
+        .collect();
+    let json =
+        serde_json::to_value(serde_json::json!({ "checks": views })).map_err(ApiError::internal)?;
+    Ok(Json(json))
+}
+
+pub(crate) async fn get_check(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let e = engine
+        .check(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no check {id:?}")))?;
+    let detail = CheckDetail {
+        view: view(&e),
+        spec: &e.spec,
+    };
+    serde_json::to_value(detail)
+        .map(Json)
+        .map_err(ApiError::internal)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResultsQuery {
+    limit: Option<u32>,
+    before: Option<i64>,
+}
+
+const MAX_PAGE: u32 = 1000;
+
+pub(crate) async fn check_results(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(q): Query<ResultsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    engine
+        .check(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no check {id:?}")))?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::invalid(format!(
+            "limit {limit}: expected 1 to {MAX_PAGE}"
+        )));
+    }
+    let results = engine
+        .store()
+        .results(&id, q.before, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let next = results
+        .last()
+        .filter(|_| results.len() == limit as usize)
+        .map(|r| r.started_at_ms);
+    Ok(Json(
+        serde_json::json!({ "results": results, "next_before": next }),
+    ))
+}
+
+pub(crate) async fn check_changes(
+    State(engine): State<Arc<Engine>>,
+    Path(id): Path<String>,
+    Query(q): Query<ResultsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    engine
+        .check(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no check {id:?}")))?;
+    if q.before.is_some() {
+        return Err(ApiError::invalid("before is not supported for changes"));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let changes: Vec<StateChange> = engine
+        .store()
+        .state_changes(&id, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(serde_json::json!({ "changes": changes })))
+}
+
+pub(crate) async fn reload(
+    State(engine): State<Arc<Engine>>,
+) -> Result<Json<ReloadReport>, ApiError> {
+    let report = tokio::task::spawn_blocking(move || engine.reload())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(report))
+}

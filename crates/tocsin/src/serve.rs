@@ -1,0 +1,146 @@
+//! `tocsin serve`: the store, the engine, the HTTP server, reload triggers (file changes,
+//! SIGHUP, the API) and graceful shutdown on SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer, notify::RecursiveMode};
+use tocsin_engine::{Engine, EngineOptions};
+use tocsin_store::Store;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Arguments of `tocsin serve`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// Configuration directory (every *.yml / *.yaml under it) or a single file.
+    #[arg(long, short = 'c', env = "TOCSIN_CONFIG")]
+    config: PathBuf,
+    /// Data directory for the embedded SQLite database (`DIR/tocsin.db`).
+    #[arg(
+        long,
+        env = "TOCSIN_DATA",
+        default_value = "data",
+        conflicts_with = "database"
+    )]
+    data: PathBuf,
+    /// Database URL instead of the embedded file: postgres://user@host/db or sqlite://path.
+    #[arg(long, env = "TOCSIN_DATABASE")]
+    database: Option<String>,
+    /// Address of the HTTP server (/healthz, /metrics, /api/v1).
+    #[arg(long, env = "TOCSIN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Runs in progress at once, across all checks.
+    #[arg(long, default_value_t = 4096)]
+    max_concurrent: usize,
+    /// Runs in progress at once against one target host.
+    #[arg(long, default_value_t = 256)]
+    max_per_host: usize,
+    /// How long raw results are kept (rollups are kept 400 days).
+    #[arg(long, default_value = "7d")]
+    keep_results: tocsin_core::Dur,
+}
+
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = match &args.database {
+        Some(url) => Store::open(url).await.context("opening the database")?,
+        None => Store::open_sqlite_dir(&args.data)
+            .await
+            .with_context(|| format!("opening the data directory {}", args.data.display()))?,
+    };
+    tracing::info!(backend = store.backend().as_str(), "store open");
+    let mut options = EngineOptions::new(&args.config);
+    options.max_concurrent = args.max_concurrent;
+    options.max_per_host = args.max_per_host;
+    let engine = Engine::start(options, store.clone()).await?;
+    let collector = tocsin_store::spawn_collector(
+        store,
+        args.keep_results.get(),
+        tocsin_store::DEFAULT_KEEP_ROLLUPS,
+        Duration::from_secs(600),
+    );
+
+    // Reload on file changes (debounced) and on SIGHUP.
+    let _watcher = watch_config(&args.config, engine.clone());
+    let mut hup = signal(SignalKind::hangup())?;
+    let reload_engine = engine.clone();
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading configuration");
+            let e = reload_engine.clone();
+            let _ = tokio::task::spawn_blocking(move || e.reload()).await;
+        }
+    });
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "serving /healthz, /metrics and /api/v1");
+    tocsin_web::serve(listener, engine.clone(), shutdown_signal()).await?;
+    tracing::info!("shutting down: stop scheduling, settle runs, flush the store");
+    engine.shutdown().await;
+    collector.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// Watches the configuration for changes and reloads, debounced. Returns the watcher, which
+/// stops watching when dropped; `None` (with a warning) if watching is impossible.
+fn watch_config(path: &std::path::Path, engine: Arc<Engine>) -> Option<impl Drop> {
+    let handle = tokio::runtime::Handle::current();
+    let debouncer = new_debouncer(
+        Duration::from_millis(500),
+        None,
+        move |res: DebounceEventResult| {
+            let relevant = match res {
+                Ok(events) => events.iter().any(|e| {
+                    e.paths.iter().any(|p| {
+                        p.extension().is_some_and(|x| x == "yml" || x == "yaml") || p.is_dir()
+                    })
+                }),
+                Err(errors) => {
+                    for e in errors {
+                        tracing::warn!(error = %e, "watching the configuration");
+                    }
+                    false
+                }
+            };
+            if relevant {
+                let engine = engine.clone();
+                handle.spawn_blocking(move || {
+                    tracing::info!("configuration changed on disk: reloading");
+                    engine.reload();
+                });
+            }
+        },
+    );
+    match debouncer {
+        Ok(mut d) => match d.watch(path, RecursiveMode::Recursive) {
+            Ok(()) => Some(d),
+            Err(e) => {
+                tracing::warn!(error = %e, path = %path.display(), "cannot watch the configuration; use SIGHUP or POST /api/v1/reload");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the configuration; use SIGHUP or POST /api/v1/reload");
+            None
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! End-to-end tests of the `tocsin` binary: validate, cron, check, and serve with real local
+//! targets, a real SQLite file, kill -9 and restart.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tocsin_testkit::HttpServer;
+
+fn tocsin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tocsin"));
+    c.env("TOCSIN_LOG", "info,tocsin_engine=debug");
+    c
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// A minimal HTTP/1.1 client (one request per connection) for talking to our own server.
+fn request(addr: &str, method: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    // Bodies of our server are small; undo chunked encoding if used.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+fn get_json(addr: &str, path: &str) -> Value {
+    let (status, body) = request(addr, "GET", path);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Polls `f` until it returns Some, or panics after `secs`.
+fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running `tocsin serve`, with its address read from its log.
+struct Server {
+    child: Child,
+    addr: String,
+    log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(config: &Path, data: &Path) -> Self {
+        let mut child = tocsin()
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .arg("--data")
+            .arg(data)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[tocsin] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("server did not start");
+            if let Some(rest) = line.split("address=").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        Self {
+            child,
+            addr,
+            log: rx,
+        }
+    }
+
+    fn check(&self, id: &str) -> Value {
+        get_json(&self.addr, &format!("/api/v1/checks/{id}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn validate_reports_every_error_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.yml",
+        "checks:\n  - id: web\n    http: { url: http://127.0.0.1:1/ }\n    timout: 5s\n",
+    );
+    write(
+        dir.path(),
+        "sub/b.yml",
+        "checks:\n  - id: Bad Id\n    tcp: { host: 127.0.0.1, port: 1 }\n  - id: nightly\n    cron: \"0 0 31 2 *\"\n    tcp: { host: 127.0.0.1, port: 1 }\n",
+    );
+    write(
+        dir.path(),
+        "c.yaml",
+        "checks:\n  - id: dup\n    tcp: { host: 127.0.0.1, port: 1 }\n",
+    );
+    write(
+        dir.path(),
+        "d.yaml",
+        "checks:\n  - id: dup\n    tcp: { host: 127.0.0.1, port: 2 }\n",
+    );
+    let out = tocsin().arg("validate").arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for want in [
+        "a.yml:4:5:",
+        "timout",
+        "sub/b.yml:2:9:",
+        "sub/b.yml:5:11:",
+        "never fires",
+        "d.yaml:2:9:",
+        "c.yaml:2:9",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
+    }
+    // Every error is on its own line, and there are at least the four above.
+    assert!(stdout.lines().count() >= 4, "{stdout}");
+}
+
+#[test]
+fn validate_accepts_the_examples() {
+    for dir in ["quickstart", "reference"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(dir);
+        let out = tocsin().arg("validate").arg(&path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{dir}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn cron_prints_next_times() {
+    let out = tocsin()
+        .args(["cron", "0 0 13 * 5", "-n", "4", "--tz", "Europe/Paris"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let times: Vec<jiff::Zoned> = text
+        .lines()
+        .map(|l| {
+            let ts: jiff::Timestamp = l.parse().unwrap_or_else(|e| panic!("{l:?}: {e}"));
+            ts.to_zoned(jiff::tz::TimeZone::get("Europe/Paris").unwrap())
+        })
+        .collect();
+    assert_eq!(times.len(), 4);
+    for t in &times {
+        // Day of month OR day of week: the 13th, or a Friday, at midnight Paris time.
+        assert!(
+            t.day() == 13 || t.weekday() == jiff::civil::Weekday::Friday,
+            "{t}"
+        );
+        assert_eq!((t.hour(), t.minute()), (0, 0));
+    }
+    assert!(times.windows(2).all(|w| w[0] < w[1]));
+    let bad = tocsin().args(["cron", "61 * * * *"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid cron"));
+}
+
+#[test]
+fn check_prints_a_table_and_exits_with_the_worst_code() {
+    let rt = runtime();
+    let server = rt.block_on(HttpServer::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "checks:\n  - id: up\n    http: {{ url: \"{}\" }}\n  - id: slow-warn\n    http:\n      url: \"{}\"\n      expect: {{ response_time: {{ warning: 1ms }} }}\n",
+        server.url("/ok"),
+        server.url("/slow/20")
+    );
+    write(dir.path(), "c.yml", &cfg);
+    let out = tocsin().arg("check").arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("CHECK"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("up ") && l.contains(" OK ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("slow-warn") && l.contains("WARNING")),
+        "{stdout}"
+    );
+
+    write(
+        dir.path(),
+        "d.yml",
+        "checks:\n  - id: closed\n    tcp: { host: 127.0.0.1, port: 1 }\n",
+    );
+    let out = tocsin()
+        .arg("check")
+        .arg(dir.path())
+        .args(["--id", "closed", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["id"], "closed");
+    assert_eq!(json[0]["result"]["status"], "critical");
+}
+
+#[test]
+fn serve_keeps_state_across_kill_9_and_reloads() {
+    let rt = runtime();
+    let target = rt.block_on(HttpServer::start()).unwrap();
+    target.set_json(serde_json::json!({ "status": "ok" }));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("conf");
+    let data = dir.path().join("data");
+    let cfg = format!(
+        "defaults:\n  every: 1s\n  timeout: 900ms\nchecks:\n  - id: api\n    http:\n      url: \"{}\"\n      expect:\n        json: [ {{ path: $.status, equals: ok }} ]\n    alert: {{ failures: 2, recoveries: 2 }}\n",
+        target.url("/json")
+    );
+    write(&config, "main.yml", &cfg);
+
+    let server = Server::start(&config, &data);
+    assert_eq!(request(&server.addr, "GET", "/healthz").0, 200);
+    let list = get_json(&server.addr, "/api/v1/checks");
+    assert_eq!(list["checks"][0]["id"], "api");
+    wait_for(20, "a first ok result", || {
+        let c = server.check("api");
+        (c["last_result"]["status"] == "ok").then_some(())
+    });
+
+    // The JSON field changes: soft critical, then hard critical after two failures.
+    target.set_json(serde_json::json!({ "status": "degraded" }));
+    let c = wait_for(20, "hard critical", || {
+        let c = server.check("api");
+        (c["state"]["hard_status"] == "critical").then_some(c)
+    });
+    assert_eq!(
+        c["last_result"]["message"],
+        "$.status was \"degraded\", expected \"ok\""
+    );
+    let (_, metrics) = request(&server.addr, "GET", "/metrics");
+    assert!(
+        metrics.contains("tocsin_check_status{check=\"api\",kind=\"http\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tocsin_scheduler_lag_seconds_count"),
+        "{metrics}"
+    );
+    let results = get_json(&server.addr, "/api/v1/checks/api/results?limit=5");
+    let results = results["results"].as_array().unwrap().len();
+    let changes = get_json(&server.addr, "/api/v1/checks/api/changes");
+    // The write-behind flushes every 200ms; wait until the hard change is on disk.
+    let _ = (results, changes);
+    wait_for(10, "the hard change in the store", || {
+        let ch = get_json(&server.addr, "/api/v1/checks/api/changes");
+        ch["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["hard"] == true && c["to"] == "critical")
+            .then_some(())
+    });
+    let before = server.check("api")["state"]["results"].as_u64().unwrap();
+
+    // kill -9, restart: still hard critical, with the count of results it had.
+    drop(server);
+    let server = Server::start(&config, &data);
+    let c = server.check("api");
+    assert_eq!(c["state"]["hard_status"], "critical", "{c}");
+    assert_eq!(c["state"]["hard"], true, "{c}");
+    assert!(c["state"]["results"].as_u64().unwrap() + 1 >= before, "{c}");
+    assert!(
+        c["last_result"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("degraded"),
+        "{c}"
+    );
+
+    // Recover: recovering first, then ok.
+    target.set_json(serde_json::json!({ "status": "ok" }));
+    wait_for(20, "recovery", || {
+        (server.check("api")["state"]["hard_status"] == "ok").then_some(())
+    });
+
+    // Reload through the API: a new check appears, the old one is untouched.
+    write(
+        &config,
+        "more/extra.yml",
+        "checks:\n  - id: closed-port\n    every: 1s\n    timeout: 500ms\n    tcp: { host: 127.0.0.1, port: 1 }\n",
+    );
+    let (status, body) = request(&server.addr, "POST", "/api/v1/reload");
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (report["added"].as_u64(), report["unchanged"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    wait_for(20, "the new check's first result", || {
+        (server.check("closed-port")["last_result"]["status"] == "critical").then_some(())
+    });
+
+    // A broken file keeps its last good version and is reported.
+    write(
+        &config,
+        "more/extra.yml",
+        "checks:\n  - id: closed-port\n    tcp: { host: 127.0.0.1, port: 1 }\n    bogus: 1\n",
+    );
+    let (_, body) = request(&server.addr, "POST", "/api/v1/reload");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        report["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("more/extra.yml:4:5"),
+        "{report}"
+    );
+    assert_eq!(
+        get_json(&server.addr, "/api/v1/checks")["checks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (_, metrics) = request(&server.addr, "GET", "/metrics");
+    assert!(metrics.contains("tocsin_config_errors 1"), "{metrics}");
+
+    // The file watcher picks up a change by itself.
+    write(
+        &config,
+        "more/extra.yml",
+        "checks:\n  - id: closed-port\n    tcp: { host: 127.0.0.1, port: 1 }\n  - id: watched\n    tcp: { host: 127.0.0.1, port: 1 }\n",
+    );
+    wait_for(20, "the watcher's reload", || {
+        let (s, _) = request(&server.addr, "GET", "/api/v1/checks/watched");
+        (s == 200).then_some(())
+    });
+
+    // SIGTERM: graceful shutdown, exit 0.
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = wait_for(30, "exit after SIGTERM", || {
+        server.child.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status:?}");
+    let logs: Vec<String> = server.log.try_iter().collect();
+    assert!(logs.iter().any(|l| l.contains("store flushed")), "{logs:?}");
+}
+
+#[test]
+fn metrics_pass_promtool() {
+    let Ok(promtool) = which("promtool") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool is missing (Debian package prometheus); .ci/run installs it"
+        );
+        eprintln!("skipping: promtool not installed");
+        return;
+    };
+    let rt = runtime();
+    let target = rt.block_on(HttpServer::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "conf/a.yml",
+        &format!(
+            "checks:\n  - id: web\n    every: 1s\n    timeout: 500ms\n    http: {{ url: \"{}\" }}\n",
+            target.url("/ok")
+        ),
+    );
+    let server = Server::start(&dir.path().join("conf"), &dir.path().join("data"));
+    wait_for(20, "a result", || {
+        (server.check("web")["last_result"]["status"] == "ok").then_some(())
+    });
+    let (_, metrics) = request(&server.addr, "GET", "/metrics");
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{metrics}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(name))
+                .find(|p| p.is_file())
+        })
+        .ok_or(())
+}
