@@ -321,7 +321,7 @@ impl Engine {
         let running = table.values().filter(|e| e.is_running()).count();
         self.shared
             .metrics
-            .render(&mut out, table.len(), running, self.shared.writer.depth());
+            .render(&mut out, table.len(), running, &self.shared.writer.stats());
         render_checks(&mut out, &table);
         out
     }

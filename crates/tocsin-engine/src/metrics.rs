@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use tocsin_core::Status;
+use tocsin_store::WriterStats;
 
 /// Upper bounds (seconds) of the scheduler lag histogram.
 const LAG_BUCKETS: [f64; 14] = [
@@ -94,8 +95,6 @@ pub struct Metrics {
     pub reloads_ok: AtomicU64,
     /// Reloads that found errors (the last good version of broken files stays in force).
     pub reloads_failed: AtomicU64,
-    /// Results the store failed to write (after retries).
-    pub store_errors: AtomicU64,
 }
 
 impl Metrics {
@@ -105,7 +104,7 @@ impl Metrics {
     }
 
     /// Renders the engine-wide families.
-    pub fn render(&self, out: &mut String, checks: usize, running: usize, store_depth: usize) {
+    pub fn render(&self, out: &mut String, checks: usize, running: usize, store: &WriterStats) {
         family(
             out,
             "tocsin_runs_total",
@@ -116,7 +115,7 @@ impl Metrics {
             let n = self.runs[usize::from(s.code())].load(Relaxed);
             let _ = writeln!(out, "tocsin_runs_total{{status=\"{s}\"}} {n}");
         }
-        let simple: [(&str, &str, &str, u64); 9] = [
+        let simple: [(&str, &str, &str, u64); 12] = [
             (
                 "tocsin_overruns_total",
                 "counter",
@@ -156,14 +155,32 @@ impl Metrics {
             (
                 "tocsin_store_write_errors_total",
                 "counter",
-                "Store batches that failed to write.",
-                self.store_errors.load(Relaxed),
+                "Failed attempts to commit a store batch (each is retried).",
+                store.errors,
+            ),
+            (
+                "tocsin_store_dropped_total",
+                "counter",
+                "Writes given up (zero in a healthy system).",
+                store.dropped,
+            ),
+            (
+                "tocsin_store_rows_written_total",
+                "counter",
+                "Rows committed to the store.",
+                store.rows_written,
+            ),
+            (
+                "tocsin_store_batches_total",
+                "counter",
+                "Transactions committed to the store.",
+                store.batches,
             ),
             (
                 "tocsin_store_queue_depth",
                 "gauge",
                 "Writes waiting in the store's write-behind queue.",
-                store_depth as u64,
+                store.queue_depth as u64,
             ),
             (
                 "tocsin_checks",
