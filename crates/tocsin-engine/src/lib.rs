@@ -97,6 +97,7 @@ pub struct Engine {
     shared: Arc<Shared>,
     table: RwLock<Arc<Table>>,
     config: Mutex<ConfigSet>,
+    reloading: Mutex<()>,
     env: Arc<ProbeEnv>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// States and last results read from the store at start, handed to checks as they appear.
@@ -147,6 +148,7 @@ impl Engine {
             shared,
             table: RwLock::new(Arc::new(Table::new())),
             config: Mutex::new(ConfigSet::default()),
+            reloading: Mutex::new(()),
             env,
             hosts: Mutex::new(HashMap::new()),
             restored: Mutex::new(restored),
@@ -167,6 +169,9 @@ impl Engine {
     /// Reloads the configuration and applies the difference: new checks start, removed ones
     /// stop, changed ones are rebuilt keeping their state, unchanged ones are not touched.
     pub fn reload(&self) -> ReloadReport {
+        // One reload at a time: two diffs computed from the same old table would both schedule
+        // their new entries and leave one of them running unretired.
+        let _serial = lock(&self.reloading);
         let env_lookup = |k: &str| std::env::var(k).ok();
         let (catalog, errors) = {
             let mut cfg = lock(&self.config);

@@ -10,6 +10,7 @@ use tocsin_core::{CheckResult, CheckSpec, Status, Transition};
 use tocsin_probe::{Probe, ProbeEnv, RunContext};
 use tocsin_store::{StateChange, Write};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::Shared;
 use crate::table::CheckEntry;
@@ -65,6 +66,8 @@ pub(crate) async fn execute(
     due_ms: i64,
     global: Arc<Semaphore>,
 ) {
+    // Whatever happens to this task (even a panic in a probe), the check may run again.
+    let _running = RunningGuard(&entry);
     // Permits: global first, then the target host's. Semaphores are never closed.
     let Ok(_global) = global.acquire_owned().await else {
         return;
@@ -72,19 +75,34 @@ pub(crate) async fn execute(
     let Ok(_host) = entry.host_limit.clone().acquire_owned().await else {
         return;
     };
-    let started = now_ms();
-    let lag_ms = u64::try_from(started.saturating_sub(due_ms)).unwrap_or(0);
-    shared.metrics.lag.observe(Duration::from_millis(lag_ms));
+    let started_us = jiff::Timestamp::now().as_microsecond();
+    let lag_us = started_us.saturating_sub(due_ms.saturating_mul(1000));
+    shared
+        .metrics
+        .lag
+        .observe(Duration::from_micros(u64::try_from(lag_us).unwrap_or(0)));
 
     let span = tracing::debug_span!("check", id = %entry.id(), kind = entry.spec.probe.kind());
-    let _enter = span.enter();
-    drop(_enter);
-    let (result, hard_timeout) = run_probe(entry.probe.as_ref(), entry.spec.timeout, started).await;
-    if hard_timeout {
-        shared.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
+    async {
+        let started = started_us / 1000;
+        let (result, hard_timeout) =
+            run_probe(entry.probe.as_ref(), entry.spec.timeout, started).await;
+        if hard_timeout {
+            shared.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        apply(&shared, &entry, result).await;
     }
-    apply(&shared, &entry, result).await;
-    entry.running.store(false, Ordering::Release);
+    .instrument(span)
+    .await;
+}
+
+/// Clears `running` when a run ends, however it ends.
+struct RunningGuard<'a>(&'a CheckEntry);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::Release);
+    }
 }
 
 /// Feeds a result to the state engine and queues the writes.
