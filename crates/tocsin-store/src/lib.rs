@@ -1,1 +1,135 @@
-//! tocsin-store.
+//! Tocsin's store: results, per-minute rollups, per-check state and state changes, kept in SQLite
+//! (the default, one file) or PostgreSQL (clusters), through one code path.
+//!
+//! - [`Store`] opens a database from a URL, runs the embedded migrations for its dialect and
+//!   offers the reads and writes the engine and the web server need. All SQL is portable (`$N`
+//!   placeholders, `BIGINT` epoch milliseconds, JSON as `TEXT`) and goes through sqlx's `Any`
+//!   driver, so both backends run the same statements.
+//! - [`WriteBehind`] is the hot path: a bounded queue that batches writes into transactions,
+//!   coalesces state writes, retries failed batches and maintains the per-minute rollups.
+//! - [`spawn_collector`] deletes what retention drops, in small chunks.
+//!
+//! Architecture invariant: this is the only crate that speaks SQL.
+//!
+//! Decisions worth knowing:
+//! - Schema: `check_state`, `results` (status code, message and total time as columns, the rest
+//!   as a JSON `body`), `rollups_minute`, `state_changes`; one migration directory per dialect
+//!   (`migrations/sqlite`, `migrations/postgres`), kept in lock-step and embedded in the binary.
+//! - SQLite runs one writer connection (WAL, `synchronous=NORMAL`, 32 MB page cache) and a few
+//!   reader connections; PostgreSQL one pool. Opening an unreachable PostgreSQL retries for up to
+//!   30 s before failing (so a server may start alongside its database).
+//! - Multi-row inserts use anonymous `?` placeholders on SQLite (binding thousands of `$N`
+//!   parameters is quadratic in SQLite's C API); every other statement uses `$N` on both.
+//! - Retention: results after `keep_results`; rollups and state changes after `keep_rollups`;
+//!   check states never (use [`Store::delete_state`]).
+//! - Rollups are computed by the [`WriteBehind`] from the results pushed through it; results
+//!   written with [`Store::write`] directly do not produce rollups.
+//! - Paging results with `before_ms` is by start time: results sharing the exact millisecond of
+//!   a page boundary are on the page before it or skipped, never repeated.
+
+mod error;
+mod retention;
+mod rollup;
+mod sql;
+mod store;
+mod url;
+mod writer;
+
+use serde::{Deserialize, Serialize};
+use tocsin_core::{CheckResult, Status};
+
+pub use error::StoreError;
+pub use retention::{DEFAULT_KEEP_RESULTS, DEFAULT_KEEP_ROLLUPS, spawn_collector};
+pub use rollup::{merge_rollups, minute_of};
+pub use store::Store;
+pub use url::redact;
+pub use writer::{DEFAULT_MAX_BATCH, WriteBehind, WriterStats};
+
+/// Which database a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// An SQLite file (single node).
+    Sqlite,
+    /// A PostgreSQL server (cluster).
+    Postgres,
+}
+
+impl Backend {
+    /// `sqlite` or `postgres`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing to write. A batch of these is written in one transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    /// A check's result (appended to the results).
+    Result {
+        /// The check id.
+        check: String,
+        /// The result.
+        result: CheckResult,
+    },
+    /// A check's state (replaces the stored state; within a batch only the last one per check
+    /// is written).
+    State {
+        /// The check id.
+        check: String,
+        /// The state engine's state, as JSON (opaque to the store).
+        state: serde_json::Value,
+    },
+    /// A state change (appended to the history).
+    Change(StateChange),
+}
+
+/// A change of a check's status worth keeping in its history (and telling in feeds).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChange {
+    /// The check id.
+    pub check: String,
+    /// When, Unix milliseconds.
+    pub at_ms: i64,
+    /// The status before.
+    pub from: Status,
+    /// The status after.
+    pub to: Status,
+    /// Whether the new state is hard.
+    pub hard: bool,
+    /// What kind of change: `hard`, `soft`, `recovered`, `flapping_started`, …
+    pub kind: String,
+    /// A one-line reason (usually the message of the result that caused it).
+    pub message: String,
+}
+
+/// One minute of a check's results, aggregated.
+///
+/// `p50_us` and `p95_us` are exact (nearest rank over every result of the minute) when the minute
+/// was aggregated in one piece. When a minute is written in several pieces (results that arrive
+/// late, a flush in the middle of the minute, a restart), the pieces are merged by
+/// [`merge_rollups`]: counts add, `max_us` is the maximum, and the percentiles are the
+/// count-weighted mean of the pieces' percentiles, which is an approximation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollup {
+    /// Start of the minute, Unix milliseconds (a multiple of 60 000).
+    pub minute_ms: i64,
+    /// Results in the minute.
+    pub count: u32,
+    /// Of those, results with status `ok`.
+    pub ok: u32,
+    /// Median of the total run time, microseconds.
+    pub p50_us: u64,
+    /// 95th percentile of the total run time, microseconds.
+    pub p95_us: u64,
+    /// Longest total run time, microseconds.
+    pub max_us: u64,
+}

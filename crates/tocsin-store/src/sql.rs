@@ -1,0 +1,222 @@
+//! The SQL text, shared by both backends: `$N` placeholders, portable types, and multi-row
+//! `INSERT` statements built once per row count and backend and cached.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::Backend;
+
+/// Rows per multi-row statement at most. Row counts below it are written as a sum of powers of
+/// two (e.g. 300 = 256 + 32 + 8 + 4), so each table needs at most `LOG_CHUNK + 1` distinct
+/// statements, all of which stay in sqlx's per-connection prepared statement cache.
+pub(crate) const LOG_CHUNK: u32 = 8;
+/// `1 << LOG_CHUNK`.
+pub(crate) const CHUNK: usize = 1 << LOG_CHUNK;
+
+/// A multi-row `INSERT … VALUES (…), (…) …` for one table.
+///
+/// PostgreSQL gets numbered `$N` placeholders. SQLite gets anonymous `?` ones: sqlx binds each
+/// parameter after asking SQLite for its name, and `sqlite3_bind_parameter_name` walks a list,
+/// which makes binding a statement with thousands of `$N` parameters quadratic (it was a third of
+/// the CPU time of a write batch). The statements are otherwise identical.
+pub(crate) struct MultiInsert {
+    head: &'static str,
+    cols: usize,
+    tail: &'static str,
+    numbered: OnceLock<Vec<Arc<str>>>,
+    anonymous: OnceLock<Vec<Arc<str>>>,
+}
+
+impl MultiInsert {
+    const fn new(head: &'static str, cols: usize, tail: &'static str) -> Self {
+        Self {
+            head,
+            cols,
+            tail,
+            numbered: OnceLock::new(),
+            anonymous: OnceLock::new(),
+        }
+    }
+
+    /// The statement for `1 << pow` rows on `backend`.
+    pub(crate) fn sql(&self, backend: Backend, pow: u32) -> Arc<str> {
+        let numbered = backend == Backend::Postgres;
+        let cache = if numbered {
+            &self.numbered
+        } else {
+            &self.anonymous
+        };
+        let all = cache.get_or_init(|| {
+            (0..=LOG_CHUNK)
+                .map(|p| self.build(1 << p, numbered))
+                .collect()
+        });
+        Arc::clone(&all[pow.min(LOG_CHUNK) as usize])
+    }
+
+    fn build(&self, rows: usize, numbered: bool) -> Arc<str> {
+        let mut s = String::with_capacity(self.head.len() + self.tail.len() + rows * self.cols * 7);
+        s.push_str(self.head);
+        let mut n = 0;
+        for r in 0..rows {
+            s.push_str(if r == 0 { " (" } else { ", (" });
+            for c in 0..self.cols {
+                n += 1;
+                if c > 0 {
+                    s.push_str(", ");
+                }
+                if numbered {
+                    s.push('$');
+                    s.push_str(&n.to_string());
+                } else {
+                    s.push('?');
+                }
+            }
+            s.push(')');
+        }
+        s.push_str(self.tail);
+        s.into()
+    }
+}
+
+/// Splits `n` rows into statement sizes: whole chunks, then the binary digits of the rest,
+/// largest first. Yields (offset, pow).
+pub(crate) fn plan(n: usize) -> impl Iterator<Item = (usize, u32)> {
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        let left = n - offset;
+        if left == 0 {
+            return None;
+        }
+        let pow = if left >= CHUNK {
+            LOG_CHUNK
+        } else {
+            usize::BITS - 1 - left.leading_zeros()
+        };
+        let at = offset;
+        offset += 1 << pow;
+        Some((at, pow))
+    })
+}
+
+pub(crate) static INSERT_RESULTS: MultiInsert = MultiInsert::new(
+    "INSERT INTO results (check_id, started_ms, status, message, total_us, body) VALUES",
+    6,
+    "",
+);
+
+pub(crate) static UPSERT_STATES: MultiInsert = MultiInsert::new(
+    "INSERT INTO check_state (check_id, state, updated_ms) VALUES",
+    3,
+    " ON CONFLICT (check_id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
+);
+
+pub(crate) static INSERT_CHANGES: MultiInsert = MultiInsert::new(
+    "INSERT INTO state_changes (check_id, at_ms, from_status, to_status, hard, kind, message) \
+     VALUES",
+    7,
+    "",
+);
+
+/// Merges with an existing row for the same minute; see `merge_rollups` for the rule. In an
+/// `UPDATE … SET`, every right-hand side sees the old row, on both backends.
+pub(crate) static UPSERT_ROLLUPS: MultiInsert = MultiInsert::new(
+    "INSERT INTO rollups_minute (check_id, minute_ms, count, ok, p50_us, p95_us, max_us) VALUES",
+    7,
+    " ON CONFLICT (check_id, minute_ms) DO UPDATE SET \
+     p50_us = (rollups_minute.p50_us * rollups_minute.count + excluded.p50_us * excluded.count) \
+              / CASE WHEN rollups_minute.count + excluded.count = 0 THEN 1 \
+                     ELSE rollups_minute.count + excluded.count END, \
+     p95_us = (rollups_minute.p95_us * rollups_minute.count + excluded.p95_us * excluded.count) \
+              / CASE WHEN rollups_minute.count + excluded.count = 0 THEN 1 \
+                     ELSE rollups_minute.count + excluded.count END, \
+     max_us = CASE WHEN excluded.max_us > rollups_minute.max_us THEN excluded.max_us \
+                   ELSE rollups_minute.max_us END, \
+     count = rollups_minute.count + excluded.count, \
+     ok = rollups_minute.ok + excluded.ok",
+);
+
+pub(crate) const SELECT_STATES: &str = "SELECT check_id, state FROM check_state ORDER BY check_id";
+
+pub(crate) const DELETE_STATE: &str = "DELETE FROM check_state WHERE check_id = $1";
+
+/// The latest result of every check: a loose index scan over the distinct check ids (a
+/// recursive CTE, cheap on both backends however many results there are), then one index probe
+/// per check.
+pub(crate) const SELECT_LAST_RESULTS: &str = "\
+WITH RECURSIVE ids(check_id) AS (
+    SELECT (SELECT check_id FROM results ORDER BY check_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.check_id FROM results r WHERE r.check_id > ids.check_id
+            ORDER BY r.check_id LIMIT 1)
+    FROM ids WHERE ids.check_id IS NOT NULL
+)
+SELECT r.check_id, r.started_ms, r.status, r.message, r.total_us, r.body
+FROM results r
+WHERE r.id IN (
+    SELECT (SELECT r2.id FROM results r2 WHERE r2.check_id = ids.check_id
+            ORDER BY r2.started_ms DESC, r2.id DESC LIMIT 1)
+    FROM ids WHERE ids.check_id IS NOT NULL)
+ORDER BY r.check_id";
+
+pub(crate) const SELECT_RESULTS: &str = "\
+SELECT check_id, started_ms, status, message, total_us, body FROM results
+WHERE check_id = $1 AND started_ms < $2
+ORDER BY started_ms DESC, id DESC LIMIT $3";
+
+pub(crate) const SELECT_CHANGES: &str = "\
+SELECT check_id, at_ms, from_status, to_status, hard, kind, message FROM state_changes
+WHERE check_id = $1
+ORDER BY at_ms DESC, id DESC LIMIT $2";
+
+pub(crate) const SELECT_ROLLUPS: &str = "\
+SELECT minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_minute
+WHERE check_id = $1 AND minute_ms >= $2 AND minute_ms < $3
+ORDER BY minute_ms";
+
+pub(crate) const GC_RESULTS: &str = "\
+DELETE FROM results WHERE id IN (SELECT id FROM results WHERE started_ms < $1 LIMIT $2)";
+
+pub(crate) const GC_CHANGES: &str = "\
+DELETE FROM state_changes WHERE id IN (SELECT id FROM state_changes WHERE at_ms < $1 LIMIT $2)";
+
+pub(crate) const GC_ROLLUPS: &str = "\
+DELETE FROM rollups_minute WHERE (check_id, minute_ms) IN (
+    SELECT check_id, minute_ms FROM rollups_minute WHERE minute_ms < $1 LIMIT $2)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_cover_every_row_once() {
+        for n in [0, 1, 2, 3, 255, 256, 257, 300, 1000, 1024, 5000] {
+            let mut next = 0;
+            let mut pieces = 0;
+            for (at, pow) in plan(n) {
+                assert_eq!(at, next, "n={n}");
+                assert!(pow <= LOG_CHUNK);
+                next += 1 << pow;
+                pieces += 1;
+            }
+            assert_eq!(next, n);
+            assert!(pieces <= n / CHUNK + LOG_CHUNK as usize + 1);
+        }
+    }
+
+    #[test]
+    fn multi_insert_numbers_placeholders() {
+        assert_eq!(
+            &*UPSERT_STATES.sql(Backend::Postgres, 1),
+            "INSERT INTO check_state (check_id, state, updated_ms) VALUES ($1, $2, $3), \
+             ($4, $5, $6) ON CONFLICT (check_id) DO UPDATE SET state = excluded.state, \
+             updated_ms = excluded.updated_ms"
+        );
+        let big = INSERT_RESULTS.sql(Backend::Postgres, LOG_CHUNK);
+        assert!(big.ends_with(&format!("${})", CHUNK * 6)));
+        assert_eq!(
+            &*INSERT_CHANGES.sql(Backend::Sqlite, 1),
+            "INSERT INTO state_changes (check_id, at_ms, from_status, to_status, hard, kind, \
+             message) VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)"
+        );
+    }
+}
