@@ -127,7 +127,7 @@ impl Engine {
                     restored.entry(id).or_default().state = state;
                 }
                 Err(e) => {
-                    tracing::warn!(check = %id, error = %e, "stored state unreadable; starting afresh")
+                    tracing::warn!(check = %id, error = %e, "stored state unreadable; starting afresh");
                 }
             }
         }
