@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p tocsin-store --example write_bench -- [--url URL] [--rows N]
-//!     [--batch B] [--checks C]
+//!     [--batch B] [--checks C] [--wb-first]
 //! ```
 //! Without `--url`, it uses a fresh SQLite file in a temp dir. With a PostgreSQL URL, it writes
 //! into that database's current schema (use a scratch database).
@@ -19,6 +19,8 @@ struct Args {
     rows: usize,
     batch: usize,
     checks: usize,
+    /// Run the write-behind phase first (on an empty table).
+    wb_first: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -27,6 +29,7 @@ fn parse_args() -> Result<Args, String> {
         rows: 200_000,
         batch: 8_000,
         checks: 1_000,
+        wb_first: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -35,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
             "--url" => args.url = Some(value()?),
             "--rows" => args.rows = value()?.parse().map_err(|e| format!("--rows: {e}"))?,
             "--batch" => args.batch = value()?.parse().map_err(|e| format!("--batch: {e}"))?,
+            "--wb-first" => args.wb_first = true,
             "--checks" => args.checks = value()?.parse().map_err(|e| format!("--checks: {e}"))?,
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -98,6 +102,35 @@ fn rate(rows: usize, took: Duration) -> String {
     )
 }
 
+async fn direct(
+    store: &Store,
+    args: &Args,
+    base_ms: i64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    // 1. Store::write in batches (one transaction each), batches built beforehand.
+    let batches: Vec<Vec<Write>> = (0..args.rows)
+        .step_by(args.batch)
+        .map(|from| {
+            writes(
+                from,
+                (from + args.batch).min(args.rows),
+                args.checks,
+                base_ms,
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    for b in &batches {
+        store.write(b).await?;
+    }
+    println!(
+        "Store::write, batches of {}: {}",
+        args.batch,
+        rate(args.rows, started.elapsed())
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
@@ -125,28 +158,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .as_millis(),
     )?;
 
-    // 1. Store::write in batches (one transaction each), batches built beforehand.
-    let batches: Vec<Vec<Write>> = (0..args.rows)
-        .step_by(args.batch)
-        .map(|from| {
-            writes(
-                from,
-                (from + args.batch).min(args.rows),
-                args.checks,
-                base_ms,
-            )
-        })
-        .collect();
-    let started = Instant::now();
-    for b in &batches {
-        store.write(b).await?;
+    if !args.wb_first {
+        direct(&store, &args, base_ms).await?;
     }
-    println!(
-        "Store::write, batches of {}: {}",
-        args.batch,
-        rate(args.rows, started.elapsed())
-    );
-    drop(batches);
 
     // 2. WriteBehind end to end: 4 producers push writes built beforehand, then close (which
     //    flushes everything, rollups included).
@@ -192,6 +206,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         after.errors,
         stats.queue_depth
     );
+
+    if args.wb_first {
+        direct(&store, &args, base_ms).await?;
+    }
 
     // 3. Reads on the filled table.
     let started = Instant::now();

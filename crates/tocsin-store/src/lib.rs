@@ -15,8 +15,8 @@
 //! - Schema: `check_state`, `results` (status code, message and total time as columns, the rest
 //!   as a JSON `body`), `rollups_minute`, `state_changes`; one migration directory per dialect
 //!   (`migrations/sqlite`, `migrations/postgres`), kept in lock-step and embedded in the binary.
-//! - SQLite runs one writer connection (WAL, `synchronous=NORMAL`, 32 MB page cache) and a few
-//!   reader connections; PostgreSQL one pool. Opening an unreachable PostgreSQL retries for up to
+//! - SQLite runs one writer connection (WAL, `synchronous=NORMAL`, 64 MB page cache, checkpoint
+//!   every ~40 MB of WAL) and a few reader connections; PostgreSQL one pool. Opening an unreachable PostgreSQL retries for up to
 //!   30 s before failing (so a server may start alongside its database).
 //! - Multi-row inserts use anonymous `?` placeholders on SQLite (binding thousands of `$N`
 //!   parameters is quadratic in SQLite's C API); every other statement uses `$N` on both.

@@ -548,12 +548,14 @@ impl Store {
 const SQLITE_PRAGMAS: &[&str] = &["PRAGMA busy_timeout = 10000", "PRAGMA synchronous = NORMAL"];
 
 /// Set on the writer connection as well. `journal_mode` is persistent in the file (a no-op once
-/// set). A bigger page cache keeps the upper levels of the indexes in memory (index inserts
-/// otherwise re-read pages from the OS), and statement journals of multi-row statements stay in
-/// memory instead of temp files.
+/// set). A 64 MB page cache keeps more of the indexes in memory (index inserts otherwise re-read
+/// pages from the OS). Checkpointing every 10 000 WAL pages (about 40 MB) instead of 1 000 writes
+/// a page that several transactions changed once instead of several times (checkpoints were 30%
+/// of the writer's time at 1 000). Statement journals of multi-row statements stay in memory.
 const SQLITE_WRITER_PRAGMAS: &[&str] = &[
     "PRAGMA journal_mode = WAL",
-    "PRAGMA cache_size = -32768",
+    "PRAGMA cache_size = -65536",
+    "PRAGMA wal_autocheckpoint = 10000",
     "PRAGMA temp_store = MEMORY",
 ];
 
