@@ -99,9 +99,7 @@ pub(crate) async fn get_check(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let e = engine
-        .check(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no check {id:?}")))?;
+    let e = find(&engine, &id)?;
     let detail = CheckDetail {
         view: view(&e),
         spec: &e.spec,
@@ -120,20 +118,28 @@ pub(crate) struct ResultsQuery {
 
 const MAX_PAGE: u32 = 1000;
 
+fn find(engine: &Engine, id: &str) -> Result<Arc<CheckEntry>, ApiError> {
+    engine
+        .check(id)
+        .ok_or_else(|| ApiError::not_found(format!("no check {id:?}")))
+}
+
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(100) {
+        l @ 1..=MAX_PAGE => Ok(l),
+        l => Err(ApiError::invalid(format!(
+            "limit {l}: expected 1 to {MAX_PAGE}"
+        ))),
+    }
+}
+
 pub(crate) async fn check_results(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
     Query(q): Query<ResultsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    engine
-        .check(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no check {id:?}")))?;
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::invalid(format!(
-            "limit {limit}: expected 1 to {MAX_PAGE}"
-        )));
-    }
+    find(&engine, &id)?;
+    let limit = page_limit(q.limit)?;
     let results = engine
         .store()
         .results(&id, q.before, limit)
@@ -153,13 +159,11 @@ pub(crate) async fn check_changes(
     Path(id): Path<String>,
     Query(q): Query<ResultsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    engine
-        .check(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no check {id:?}")))?;
+    find(&engine, &id)?;
     if q.before.is_some() {
         return Err(ApiError::invalid("before is not supported for changes"));
     }
-    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = page_limit(q.limit)?;
     let changes: Vec<StateChange> = engine
         .store()
         .state_changes(&id, limit)

@@ -294,6 +294,17 @@ fn serve_keeps_state_across_kill_9_and_reloads() {
 
     let server = Server::start(&config, &data);
     assert_eq!(request(&server.addr, "GET", "/healthz").0, 200);
+    let (status, body) = request(&server.addr, "GET", "/api/v1/checks/nope");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["code"],
+        "NotFound"
+    );
+    let (status, body) = request(&server.addr, "GET", "/api/v1/checks/api/results?limit=0");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("expected 1 to 1000"), "{body}");
+    let (status, _) = request(&server.addr, "GET", "/api/v1/checks?status=bogus");
+    assert_eq!(status, 400);
     let list = get_json(&server.addr, "/api/v1/checks");
     assert_eq!(list["checks"][0]["id"], "api");
     wait_for(20, "a first ok result", || {
