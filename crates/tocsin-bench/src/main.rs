@@ -1,2 +1,74 @@
-//! Benchmark harness.
-fn main() {}
+//! `tocsin-bench`: commands that run Tocsin under load on this machine and print figures, with
+//! a reference measured in the same run (see `docs/benchmarks.md`).
+//!
+//! - `http`: N HTTP checks against a local target in another process; checks/s, CPU per check,
+//!   scheduler lag; with `--blackbox`, Prometheus' blackbox exporter on the same target.
+//! - `memory`: resident memory per configured check.
+//!
+//! Every server binds 127.0.0.1 and every load loop is bounded in count and in time.
+
+mod blackbox;
+mod configgen;
+mod http;
+mod lag;
+mod memory;
+mod procfs;
+mod target;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tocsin-bench",
+    about = "Tocsin's benchmarks: run them, read the figures"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// HTTP checks per second, CPU per check and scheduler lag (optionally against the
+    /// blackbox exporter).
+    Http(http::HttpArgs),
+    /// Resident memory per configured check.
+    Memory(memory::MemoryArgs),
+    /// (internal) RSS before and after loading a configuration with `ConfigSet` alone.
+    #[command(hide = true)]
+    SpecMemory {
+        /// The configuration directory.
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
+    /// (internal) The HTTP target process: prints its port, exits when stdin closes.
+    #[command(hide = true)]
+    Target {
+        /// Exit after this many seconds at the latest.
+        #[arg(long, default_value_t = 600)]
+        max_seconds: u64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tocsin_testkit::init();
+    if let Cmd::Target { max_seconds } = cli.command {
+        return target::serve(Duration::from_secs(max_seconds));
+    }
+    if let Cmd::SpecMemory { config } = &cli.command {
+        return memory::spec_memory(config);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Cmd::Http(args) => http::run(args).await,
+            Cmd::Memory(args) => memory::run(args).await,
+            Cmd::Target { .. } | Cmd::SpecMemory { .. } => Ok(()),
+        }
+    })
+}
