@@ -19,6 +19,9 @@ use crate::table::CheckEntry;
 /// Probes enforce `timeout` with a message naming the phase; this is the backstop.
 pub const HARD_TIMEOUT_GRACE: Duration = Duration::from_secs(1);
 
+/// How often a state without transitions is saved (ms). Transitions are saved at once.
+pub const STATE_SAVE_EVERY_MS: i64 = 10_000;
+
 /// The current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
@@ -125,10 +128,16 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
                 &result.message,
             )));
         }
-        writes.push(Write::State {
-            check: id.clone(),
-            state: serde_json::to_value(&state).unwrap_or_default(),
-        });
+        // Every transition is saved at once; between transitions (counters and flap history
+        // only), at most every STATE_SAVE_EVERY per check, which keeps the store's load to
+        // about one row per result.
+        if !transitions.is_empty() || at - rt.state_saved_ms >= STATE_SAVE_EVERY_MS {
+            writes.push(Write::State {
+                check: id.clone(),
+                state: serde_json::to_value(&state).unwrap_or_default(),
+            });
+            rt.state_saved_ms = at;
+        }
         rt.state = state;
         let result = Arc::new(result);
         rt.last = Some(result.clone());

@@ -17,6 +17,8 @@ pub struct Runtime {
     pub state: CheckState,
     /// The latest result.
     pub last: Option<Arc<CheckResult>>,
+    /// When the state was last queued for the store (Unix ms; 0 = never).
+    pub state_saved_ms: i64,
 }
 
 /// One configured check.
