@@ -229,7 +229,7 @@ async fn tocsin_phase(
         tokio::time::sleep(left.min(Duration::from_millis(500))).await;
         rss_peak = rss_peak.max(procfs::rss());
         tick += 1;
-        if args.watch_store && tick % 4 == 0 {
+        if args.watch_store && tick.is_multiple_of(4) {
             let text = engine.render_metrics();
             let depth = store_counters(&text)
                 .get("tocsin_store_queue_depth")
