@@ -348,128 +348,88 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Per-check families, rendered from the table at scrape time.
+/// Per-check families, rendered from the table at scrape time. Checks without a result yet
+/// (pending) have no series.
 fn render_checks(out: &mut String, table: &Table) {
     use std::fmt::Write as _;
-    let snaps: Vec<(&Arc<CheckEntry>, Runtime)> =
-        table.values().map(|e| (e, e.snapshot())).collect();
-    let label = |e: &CheckEntry| format!("check=\"{}\",kind=\"{}\"", e.id(), e.spec.probe.kind());
+    use tocsin_core::Status;
 
-    metrics::family(
-        out,
-        "tocsin_check_status",
-        "gauge",
-        "Status of the latest result: 0 ok, 1 warning, 2 critical, 3 unknown.",
-    );
-    for (e, rt) in &snaps {
-        if rt.last.is_some() {
-            let _ = writeln!(
-                out,
-                "tocsin_check_status{{{}}} {}",
-                label(e),
-                rt.state.status.code()
-            );
-        }
-    }
-    metrics::family(
-        out,
-        "tocsin_check_hard_status",
-        "gauge",
-        "Hard (confirmed) status: 0 ok, 1 warning, 2 critical, 3 unknown.",
-    );
-    for (e, rt) in &snaps {
-        if rt.last.is_some() {
-            let _ = writeln!(
-                out,
-                "tocsin_check_hard_status{{{}}} {}",
-                label(e),
-                rt.state.hard_status.code()
-            );
-        }
-    }
-    metrics::family(
-        out,
-        "tocsin_check_up",
-        "gauge",
-        "1 if the latest result is ok or warning, else 0.",
-    );
-    for (e, rt) in &snaps {
-        if rt.last.is_some() {
-            let up = u8::from(matches!(
-                rt.state.status,
-                tocsin_core::Status::Ok | tocsin_core::Status::Warning
-            ));
-            let _ = writeln!(out, "tocsin_check_up{{{}}} {up}", label(e));
-        }
-    }
-    metrics::family(
-        out,
-        "tocsin_check_flapping",
-        "gauge",
-        "1 while the check is flapping.",
-    );
-    for (e, rt) in &snaps {
-        if rt.last.is_some() {
-            let _ = writeln!(
-                out,
-                "tocsin_check_flapping{{{}}} {}",
-                label(e),
-                u8::from(rt.state.flapping)
-            );
-        }
-    }
-    metrics::family(
-        out,
-        "tocsin_check_duration_seconds",
-        "gauge",
-        "Duration of each phase of the latest run.",
-    );
-    for (e, rt) in &snaps {
-        if let Some(r) = &rt.last {
-            for (phase, us) in r.timings.phases() {
-                let _ = writeln!(
+    type Sample = fn(&CheckResult, &CheckState) -> Vec<(&'static str, f64)>;
+    let snaps: Vec<(&Arc<CheckEntry>, Arc<CheckResult>, CheckState)> = table
+        .values()
+        .filter_map(|e| {
+            let rt = e.snapshot();
+            rt.last.map(|r| (e, r, rt.state))
+        })
+        .collect();
+    // (family, help, samples: extra label value (or "") and value)
+    let families: [(&str, &str, Sample); 7] = [
+        (
+            "tocsin_check_status",
+            "Status of the latest result: 0 ok, 1 warning, 2 critical, 3 unknown.",
+            |_, s| vec![("", f64::from(s.status.code()))],
+        ),
+        (
+            "tocsin_check_hard_status",
+            "Hard (confirmed) status: 0 ok, 1 warning, 2 critical, 3 unknown.",
+            |_, s| vec![("", f64::from(s.hard_status.code()))],
+        ),
+        (
+            "tocsin_check_up",
+            "1 if the latest result is ok or warning, else 0.",
+            |_, s| {
+                vec![(
+                    "",
+                    f64::from(u8::from(matches!(s.status, Status::Ok | Status::Warning))),
+                )]
+            },
+        ),
+        (
+            "tocsin_check_flapping",
+            "1 while the check is flapping.",
+            |_, s| vec![("", f64::from(u8::from(s.flapping)))],
+        ),
+        (
+            "tocsin_check_duration_seconds",
+            "Duration of each phase of the latest run.",
+            |r, _| {
+                r.timings
+                    .phases()
+                    .map(|(p, us)| (p, us as f64 / 1e6))
+                    .collect()
+            },
+        ),
+        (
+            "tocsin_check_cert_expiry_timestamp_seconds",
+            "When the peer certificate expires (Unix time).",
+            |r, _| {
+                r.cert_not_after
+                    .map(|t| ("", t as f64))
+                    .into_iter()
+                    .collect()
+            },
+        ),
+        (
+            "tocsin_check_last_run_timestamp_seconds",
+            "When the latest run started (Unix time).",
+            |r, _| vec![("", r.started_at_ms as f64 / 1e3)],
+        ),
+    ];
+    for (name, help, sample) in families {
+        metrics::family(out, name, "gauge", help);
+        for (e, result, state) in &snaps {
+            for (phase, v) in sample(result, state) {
+                let _ = write!(
                     out,
-                    "tocsin_check_duration_seconds{{{},phase=\"{phase}\"}} {}",
-                    label(e),
-                    us as f64 / 1e6
+                    "{name}{{check=\"{}\",kind=\"{}\"",
+                    e.id(),
+                    e.spec.probe.kind()
                 );
+                if !phase.is_empty() {
+                    let _ = write!(out, ",phase=\"{phase}\"");
+                }
+                let _ = writeln!(out, "}} {v}");
             }
         }
     }
-    metrics::family(
-        out,
-        "tocsin_check_cert_expiry_timestamp_seconds",
-        "gauge",
-        "When the peer certificate expires (Unix time).",
-    );
-    for (e, rt) in &snaps {
-        if let Some(t) = rt.last.as_ref().and_then(|r| r.cert_not_after) {
-            let _ = writeln!(
-                out,
-                "tocsin_check_cert_expiry_timestamp_seconds{{{}}} {t}",
-                label(e)
-            );
-        }
-    }
-    metrics::family(
-        out,
-        "tocsin_check_last_run_timestamp_seconds",
-        "gauge",
-        "When the latest run started (Unix time).",
-    );
-    for (e, rt) in &snaps {
-        if let Some(r) = &rt.last {
-            let _ = writeln!(
-                out,
-                "tocsin_check_last_run_timestamp_seconds{{{}}} {}",
-                label(e),
-                r.started_at_ms as f64 / 1e3
-            );
-        }
-    }
-}
-
-/// The latest result of a check, if any.
-pub fn last_result(entry: &CheckEntry) -> Option<Arc<CheckResult>> {
-    entry.runtime().last.clone()
 }
