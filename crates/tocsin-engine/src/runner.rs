@@ -143,7 +143,7 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
         rt.last = Some(result.clone());
         writes.push(Write::Result {
             check: id.clone(),
-            result: (*result).clone(),
+            result,
         });
         (writes, transitions)
     };

@@ -89,7 +89,7 @@ fn writes(from: usize, to: usize, checks: usize, base_ms: i64) -> Vec<Write> {
     (from..to)
         .map(|i| Write::Result {
             check: format!("check-{:05}", i % checks),
-            result: result(i, base_ms),
+            result: result(i, base_ms).into(),
         })
         .collect()
 }

@@ -77,8 +77,8 @@ pub enum Write {
     Result {
         /// The check id.
         check: String,
-        /// The result.
-        result: CheckResult,
+        /// The result (shared with the engine, which keeps the latest one in memory).
+        result: std::sync::Arc<CheckResult>,
     },
     /// A check's state (replaces the stored state; within a batch only the last one per check
     /// is written).

@@ -410,7 +410,7 @@ impl Store {
         let mut state_index: HashMap<&str, usize> = HashMap::new();
         for w in batch {
             match w {
-                Write::Result { check, result } => results.push((check.as_str(), result)),
+                Write::Result { check, result } => results.push((check.as_str(), &**result)),
                 Write::Change(c) => changes.push(c),
                 Write::State { check, state } => match state_index.get(check.as_str()) {
                     Some(&i) => states[i].1 = state,

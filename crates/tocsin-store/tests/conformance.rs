@@ -178,7 +178,7 @@ fn result(at: i64, status: Status, total_us: u64, message: &str) -> CheckResult 
 fn wr(check: &str, r: CheckResult) -> Write {
     Write::Result {
         check: check.to_owned(),
-        result: r,
+        result: r.into(),
     }
 }
 
