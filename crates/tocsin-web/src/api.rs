@@ -90,9 +90,8 @@ pub(crate) async fn list_checks(
         .map(|e| view(e))
         .filter(|v| status.is_none_or(|s| v.last_result.is_some() && v.state.status == s))
         .collect();
-    let json =
-        serde_json::to_value(serde_json::json!({ "checks": views })).map_err(ApiError::internal)?;
-    Ok(Json(json))
+    let checks = serde_json::to_value(&views).map_err(ApiError::internal)?;
+    Ok(Json(serde_json::json!({ "checks": checks })))
 }
 
 pub(crate) async fn get_check(

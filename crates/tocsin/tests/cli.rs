@@ -331,11 +331,7 @@ fn serve_keeps_state_across_kill_9_and_reloads() {
         metrics.contains("tocsin_scheduler_lag_seconds_count"),
         "{metrics}"
     );
-    let results = get_json(&server.addr, "/api/v1/checks/api/results?limit=5");
-    let results = results["results"].as_array().unwrap().len();
-    let changes = get_json(&server.addr, "/api/v1/checks/api/changes");
     // The write-behind flushes every 200ms; wait until the hard change is on disk.
-    let _ = (results, changes);
     wait_for(10, "the hard change in the store", || {
         let ch = get_json(&server.addr, "/api/v1/checks/api/changes");
         ch["changes"]
@@ -345,6 +341,13 @@ fn serve_keeps_state_across_kill_9_and_reloads() {
             .any(|c| c["hard"] == true && c["to"] == "critical")
             .then_some(())
     });
+    let page = get_json(&server.addr, "/api/v1/checks/api/results?limit=2");
+    let page = page["results"].as_array().unwrap();
+    assert_eq!(page.len(), 2);
+    assert!(
+        page[0]["started_at_ms"].as_i64() > page[1]["started_at_ms"].as_i64(),
+        "newest first"
+    );
     let before = server.check("api")["state"]["results"].as_u64().unwrap();
 
     // kill -9, restart: still hard critical, with the count of results it had.
