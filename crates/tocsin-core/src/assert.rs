@@ -262,14 +262,6 @@ impl HttpAssertions {
         })
     }
 
-    /// Whether any assertion or extraction looks at the body (if not, the probe may skip it).
-    pub fn reads_body(&self) -> bool {
-        self.body_contains.is_some()
-            || self.body_matches.is_some()
-            || !self.json.is_empty()
-            || !self.extract.is_empty()
-    }
-
     /// Judges a response.
     pub fn evaluate(&self, resp: &HttpResponseView<'_>) -> Verdict {
         let mut fails = Failures::default();
@@ -1340,13 +1332,6 @@ mod tests {
         );
         let v = a.evaluate(&resp(200, r#"{"err":"disk full"}"#, 1));
         assert_eq!(v.message, r#"$.err was "disk full", expected null"#);
-    }
-
-    #[test]
-    fn reads_body_only_when_needed() {
-        assert!(!compile("expect: {status: [200]}").reads_body());
-        assert!(compile("expect: {body_contains: x}").reads_body());
-        assert!(compile("extract: {v: $.v}").reads_body());
     }
 
     fn compile_errors(yaml: &str) -> Vec<FieldError> {
