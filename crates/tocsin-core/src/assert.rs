@@ -39,7 +39,8 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn at<T>(field: impl Into<String>, at: &Spanned<T>, message: impl Into<String>) -> Self {
+    /// An error about a spanned value, placed where it is written.
+    pub fn at<T>(field: impl Into<String>, at: &Spanned<T>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             line: at.referenced.line(),
@@ -48,7 +49,8 @@ impl FieldError {
         }
     }
 
-    fn nowhere(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error the loader places at the field's key.
+    pub fn nowhere(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             line: 0,

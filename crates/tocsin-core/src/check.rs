@@ -14,6 +14,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use serde_saphyr::Spanned;
 
 use crate::Dur;
+use crate::kinds::{
+    CommandSpec, DiskSpec, DnsSpec, HostMetricsSpec, IcmpSpec, LogSpec, ProcessSpec, PushSpec,
+    TlsSpec,
+};
 use crate::schedule::Schedule;
 
 /// The identity of a check across reloads and restarts: `[a-z0-9_.-]+`, at most 128 bytes.
@@ -184,6 +188,33 @@ pub struct CheckDef {
     /// A TCP check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<TcpSpec>,
+    /// A TLS certificate check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSpec>,
+    /// A DNS check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsSpec>,
+    /// A ping check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp: Option<IcmpSpec>,
+    /// A command: Nagios plugin, SlapOS promise, or any program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandSpec>,
+    /// A log scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogSpec>,
+    /// A process count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessSpec>,
+    /// A file system's usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<DiskSpec>,
+    /// This host's CPU, load, memory and swap (`host:` is the check's host label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_metrics: Option<HostMetricsSpec>,
+    /// A dead-man check fed through the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushSpec>,
     /// When a bad result becomes a hard state, and flap detection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<AlertDef>,
@@ -639,14 +670,93 @@ pub enum ProbeSpec {
     Http(HttpSpec),
     /// TCP (optionally TLS).
     Tcp(TcpSpec),
+    /// A TLS certificate.
+    Tls(TlsSpec),
+    /// DNS.
+    Dns(DnsSpec),
+    /// ICMP echo.
+    Icmp(IcmpSpec),
+    /// A command.
+    Command(CommandSpec),
+    /// A log scan.
+    Log(LogSpec),
+    /// Processes.
+    Process(ProcessSpec),
+    /// A file system.
+    Disk(DiskSpec),
+    /// This host's metrics.
+    HostMetrics(HostMetricsSpec),
+    /// Pushed results with a deadline.
+    Push(PushSpec),
 }
 
 impl ProbeSpec {
-    /// The kind's name, as the YAML key: `http`, `tcp`.
+    /// The kind's name, as the YAML key: `http`, `tcp`, …
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Http(_) => "http",
             Self::Tcp(_) => "tcp",
+            Self::Tls(_) => "tls",
+            Self::Dns(_) => "dns",
+            Self::Icmp(_) => "icmp",
+            Self::Command(_) => "command",
+            Self::Log(_) => "log",
+            Self::Process(_) => "process",
+            Self::Disk(_) => "disk",
+            Self::HostMetrics(_) => "host_metrics",
+            Self::Push(_) => "push",
+        }
+    }
+
+    /// The probes a check definition gives, in [`ProbeSpec::KINDS`] order.
+    pub fn given(def: &CheckDef) -> Vec<Self> {
+        [
+            def.http.clone().map(Self::Http),
+            def.tcp.clone().map(Self::Tcp),
+            def.tls.clone().map(Self::Tls),
+            def.dns.clone().map(Self::Dns),
+            def.icmp.clone().map(Self::Icmp),
+            def.command.clone().map(Self::Command),
+            def.log.clone().map(Self::Log),
+            def.process.clone().map(Self::Process),
+            def.disk.clone().map(Self::Disk),
+            def.host_metrics.clone().map(Self::HostMetrics),
+            def.push.clone().map(Self::Push),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// Every kind's YAML key.
+    pub const KINDS: [&'static str; 11] = [
+        "http",
+        "tcp",
+        "tls",
+        "dns",
+        "icmp",
+        "command",
+        "log",
+        "process",
+        "disk",
+        "host_metrics",
+        "push",
+    ];
+
+    /// Problems the kind's own validation finds (`http` and `tcp` are validated by the loader),
+    /// fields relative to the check.
+    pub fn validate(&self) -> Vec<crate::assert::FieldError> {
+        match self {
+            Self::Http(_) | Self::Tcp(_) => Vec::new(),
+            Self::Tls(s) => s.validate(),
+            Self::Dns(s) => s.validate(),
+            Self::Icmp(s) => s.validate(),
+            Self::Command(s) => s.validate(),
+            Self::Log(s) => s.validate(),
+            Self::Process(s) => s.validate(),
+            Self::Disk(s) => s.validate(),
+            Self::HostMetrics(s) => s.validate(),
+            Self::Push(s) => s.validate(),
         }
     }
 
@@ -660,6 +770,15 @@ impl ProbeSpec {
                 .ok()
                 .and_then(|u| u.host().map(|h| h.trim_matches(['[', ']']).to_owned())),
             Self::Tcp(t) => Some(t.host.clone()),
+            Self::Tls(s) => s.target_host(),
+            Self::Dns(s) => s.target_host(),
+            Self::Icmp(s) => s.target_host(),
+            Self::Command(s) => s.target_host(),
+            Self::Log(s) => s.target_host(),
+            Self::Process(s) => s.target_host(),
+            Self::Disk(s) => s.target_host(),
+            Self::HostMetrics(s) => s.target_host(),
+            Self::Push(s) => s.target_host(),
         }
     }
 
@@ -671,7 +790,16 @@ impl ProbeSpec {
                 Some(HttpAuth::Bearer(t)) => vec![t.expose()],
                 None => vec![],
             },
-            Self::Tcp(_) => vec![],
+            Self::Push(p) => vec![p.token.expose()],
+            Self::Tcp(_)
+            | Self::Tls(_)
+            | Self::Dns(_)
+            | Self::Icmp(_)
+            | Self::Command(_)
+            | Self::Log(_)
+            | Self::Process(_)
+            | Self::Disk(_)
+            | Self::HostMetrics(_) => vec![],
         }
     }
 }

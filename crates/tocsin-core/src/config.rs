@@ -870,10 +870,10 @@ impl<'a> FileCx<'a> {
             .map_err(|m| self.error_on(&format!("{p}.id"), &def.id, m))
             .ok();
 
-        let probe = match (&def.http, &def.tcp) {
-            (Some(h), None) => Some(ProbeSpec::Http(h.clone())),
-            (None, Some(t)) => Some(ProbeSpec::Tcp(t.clone())),
-            (None, None) => {
+        let mut given = ProbeSpec::given(def);
+        let probe = match given.len() {
+            1 => given.pop(),
+            0 => {
                 self.error_on(
                     &p,
                     c,
@@ -881,11 +881,15 @@ impl<'a> FileCx<'a> {
                 );
                 None
             }
-            (Some(_), Some(_)) => {
+            _ => {
+                let names: Vec<&str> = given.iter().map(ProbeSpec::kind).collect();
                 self.error_on(
                     &p,
                     c,
-                    format!("several probes (http, tcp): give exactly one of {PROBE_KINDS}"),
+                    format!(
+                        "several probes ({}): give exactly one of {PROBE_KINDS}",
+                        names.join(", ")
+                    ),
                 );
                 None
             }
@@ -895,6 +899,10 @@ impl<'a> FileCx<'a> {
         }
         if let Some(t) = &def.tcp {
             self.tcp(&p, t);
+        }
+        for g in probe.iter().chain(&given) {
+            let errors = g.validate();
+            self.field_errors(&p, errors);
         }
 
         let schedule = self.schedule(&p, def, d);
@@ -1422,7 +1430,8 @@ impl<'a> FileCx<'a> {
     }
 }
 
-const PROBE_KINDS: &str = "http, tcp";
+const PROBE_KINDS: &str =
+    "http, tcp, tls, dns, icmp, command, log, process, disk, host_metrics, push";
 
 const STANDARD_METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",

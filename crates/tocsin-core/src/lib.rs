@@ -10,6 +10,7 @@ pub mod check;
 pub mod config;
 pub mod directory;
 pub mod duration;
+pub mod kinds;
 pub mod result;
 pub mod schedule;
 pub mod state;

@@ -12,16 +12,26 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tocsin_core::{CheckResult, ProbeSpec};
 
+mod command;
+mod disk;
+mod dns;
+mod host_metrics;
 mod http;
+mod icmp;
+mod log;
 mod net;
+mod process;
+mod push;
 mod tcp;
 mod tls;
+mod tls_check;
 mod util;
 
 pub use tls::CaFileError;
@@ -30,6 +40,7 @@ pub use tls::CaFileError;
 pub struct ProbeEnv {
     net: net::Net,
     tls: tls::TlsEnv,
+    state_dir: Option<PathBuf>,
 }
 
 impl fmt::Debug for ProbeEnv {
@@ -37,6 +48,7 @@ impl fmt::Debug for ProbeEnv {
         f.debug_struct("ProbeEnv")
             .field("net", &self.net)
             .field("tls", &self.tls)
+            .field("state_dir", &self.state_dir)
             .finish()
     }
 }
@@ -50,7 +62,21 @@ impl ProbeEnv {
         Ok(Self {
             net: net::Net::from_system(),
             tls: tls::TlsEnv::new(),
+            state_dir: None,
         })
+    }
+
+    /// Gives probes a directory for what they must remember across restarts (a log scanner's
+    /// position). Without one, they remember only while the process lives.
+    #[must_use]
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// The directory probes keep state in, if any.
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.state_dir.as_deref()
     }
 }
 
@@ -126,5 +152,14 @@ pub fn build(spec: &ProbeSpec, env: &Arc<ProbeEnv>) -> Result<Arc<dyn Probe>, Bu
     match spec {
         ProbeSpec::Http(h) => Ok(Arc::new(http::HttpProbe::build(h, env)?)),
         ProbeSpec::Tcp(t) => Ok(Arc::new(tcp::TcpProbe::build(t, env)?)),
+        ProbeSpec::Tls(s) => Ok(Arc::new(tls_check::TlsCheckProbe::build(s, env)?)),
+        ProbeSpec::Dns(s) => Ok(Arc::new(dns::DnsProbe::build(s, env)?)),
+        ProbeSpec::Icmp(s) => Ok(Arc::new(icmp::IcmpProbe::build(s, env)?)),
+        ProbeSpec::Command(s) => Ok(Arc::new(command::CommandProbe::build(s, env)?)),
+        ProbeSpec::Log(s) => Ok(Arc::new(log::LogProbe::build(s, env)?)),
+        ProbeSpec::Process(s) => Ok(Arc::new(process::ProcessProbe::build(s, env)?)),
+        ProbeSpec::Disk(s) => Ok(Arc::new(disk::DiskProbe::build(s, env)?)),
+        ProbeSpec::HostMetrics(s) => Ok(Arc::new(host_metrics::HostMetricsProbe::build(s, env)?)),
+        ProbeSpec::Push(s) => Ok(Arc::new(push::PushProbe::build(s))),
     }
 }

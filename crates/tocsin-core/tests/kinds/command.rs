@@ -1,0 +1,1 @@
+//! Configuration errors of the `command` kind, placed in their files.

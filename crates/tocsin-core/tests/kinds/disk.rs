@@ -1,0 +1,1 @@
+//! Configuration errors of the `disk` kind, placed in their files.

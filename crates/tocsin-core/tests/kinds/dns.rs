@@ -1,0 +1,1 @@
+//! Configuration errors of the `dns` kind, placed in their files.

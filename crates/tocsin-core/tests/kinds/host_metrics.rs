@@ -1,0 +1,1 @@
+//! Configuration errors of the `host_metrics` kind, placed in their files.

@@ -1,0 +1,1 @@
+//! Configuration errors of the `icmp` kind, placed in their files.

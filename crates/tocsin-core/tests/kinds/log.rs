@@ -1,0 +1,1 @@
+//! Configuration errors of the `log` kind, placed in their files.

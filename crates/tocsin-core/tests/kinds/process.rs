@@ -1,0 +1,1 @@
+//! Configuration errors of the `process` kind, placed in their files.

@@ -1,0 +1,1 @@
+//! Configuration errors of the `tls` kind, placed in their files.

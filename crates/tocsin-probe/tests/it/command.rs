@@ -1,0 +1,1 @@
+//! The `command` probe against real local targets.

@@ -1,0 +1,1 @@
+//! The `disk` probe against real local targets.

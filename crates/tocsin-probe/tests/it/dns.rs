@@ -1,0 +1,1 @@
+//! The `dns` probe against real local targets.

@@ -1,0 +1,1 @@
+//! The `host_metrics` probe against real local targets.

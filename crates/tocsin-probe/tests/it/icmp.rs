@@ -1,0 +1,1 @@
+//! The `icmp` probe against real local targets.

@@ -1,0 +1,1 @@
+//! The `log` probe against real local targets.

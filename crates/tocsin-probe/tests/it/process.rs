@@ -1,0 +1,1 @@
+//! The `process` probe against real local targets.

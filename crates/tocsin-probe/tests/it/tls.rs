@@ -1,0 +1,1 @@
+//! The `tls` probe against real local targets.
