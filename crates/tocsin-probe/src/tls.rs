@@ -9,6 +9,10 @@
 //! handshake failed. When verification succeeds, or is off, the chain is read back from the
 //! connection. Session resumption is disabled so that every run sees (and verifies) the
 //! certificate.
+//!
+//! The `tls` check kind handshakes with verification off, reads the whole chain, and judges it
+//! itself with [`TlsEnv::roots`], [`LeafInfo`] and rustls' chain and name checks, so that it can
+//! describe every problem of a certificate rather than the first one that stops a handshake.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -86,6 +90,27 @@ impl TlsEnv {
             system_roots: OnceLock::new(),
             configs: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The crypto provider (its signature algorithms verify chains).
+    pub(crate) fn provider(&self) -> &Arc<CryptoProvider> {
+        &self.provider
+    }
+
+    /// The trust anchors: the certificates of `ca_file`, or the system's roots (possibly empty,
+    /// when the system has none). Reads `ca_file` now.
+    pub(crate) fn roots(&self, ca_file: Option<&str>) -> Result<Arc<RootCertStore>, BuildError> {
+        let Some(path) = ca_file else {
+            return Ok(self.system_roots());
+        };
+        let mut roots = RootCertStore::empty();
+        for cert in read_ca_file(path)? {
+            roots.add(cert).map_err(|e| CaFileError::Invalid {
+                path: path.to_owned(),
+                reason: format!("unusable CA certificate: {e}"),
+            })?;
+        }
+        Ok(Arc::new(roots))
     }
 
     fn system_roots(&self) -> Arc<RootCertStore> {
@@ -265,17 +290,32 @@ fn describe_handshake_error(e: &io::Error) -> (String, Option<i64>) {
     (message, None)
 }
 
-/// Facts about a leaf certificate, for messages.
+/// Facts about a certificate (usually the leaf), for messages and results.
 #[derive(Debug)]
-struct LeafInfo {
-    not_after: i64,
-    self_signed: bool,
-    issuer: String,
-    names: Vec<String>,
+pub(crate) struct LeafInfo {
+    /// Start of validity, Unix seconds.
+    pub(crate) not_before: i64,
+    /// End of validity, Unix seconds.
+    pub(crate) not_after: i64,
+    /// Subject and issuer are the same name.
+    pub(crate) self_signed: bool,
+    /// The subject, as text (`CN=localhost`).
+    pub(crate) subject: String,
+    /// The issuer, as text.
+    pub(crate) issuer: String,
+    /// The DNS and IP subject alternative names, else the common name.
+    pub(crate) names: Vec<String>,
+    /// The serial number in hex (`1a:2b:…`).
+    pub(crate) serial: String,
+    /// The subject, DER (to find a certificate's issuer by name).
+    pub(crate) subject_der: Vec<u8>,
+    /// The issuer, DER.
+    pub(crate) issuer_der: Vec<u8>,
 }
 
 impl LeafInfo {
-    fn parse(der: &CertificateDer<'_>) -> Option<Self> {
+    /// Reads `der`; `None` if it is not an X.509 certificate x509-parser can read.
+    pub(crate) fn parse(der: &CertificateDer<'_>) -> Option<Self> {
         use x509_parser::extensions::GeneralName;
         let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
         let mut names = Vec::new();
@@ -304,10 +344,15 @@ impl LeafInfo {
             names.push(cn.to_owned());
         }
         Some(Self {
+            not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
             self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
+            subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),
             names,
+            serial: cert.raw_serial_as_string(),
+            subject_der: cert.subject().as_raw().to_vec(),
+            issuer_der: cert.issuer().as_raw().to_vec(),
         })
     }
 }

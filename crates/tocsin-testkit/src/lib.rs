@@ -13,12 +13,16 @@
 //! # let _ = url; Ok(()) }
 //! ```
 
+mod dns;
 mod http;
 mod pki;
+mod starttls;
 mod tcp;
 
+pub use dns::DnsServer;
 pub use http::{HUGE_BODY_BYTES, HttpServer, RecordedRequest, ServerHandle};
 pub use pki::{CertKind, LeafCert, TestPki};
+pub use starttls::StartTlsServer;
 pub use tcp::{TcpServer, refused_addr};
 
 /// Installs the aws-lc-rs crypto provider as rustls' process default (once; later calls and an

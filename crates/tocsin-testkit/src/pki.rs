@@ -1,6 +1,8 @@
 //! A throw-away PKI made with rcgen: a CA (its PEM written to a temporary directory so a check can
 //! name it in `tls.ca_file`), a valid leaf for `localhost`/`127.0.0.1`, an expired leaf, a
-//! self-signed leaf and a leaf for the wrong name, plus rustls server configs presenting them.
+//! self-signed leaf, a leaf for the wrong name, a leaf not valid yet, leaves that expire in 5 and
+//! in 20 days, and a leaf signed by an intermediate CA (served with and without the
+//! intermediate), plus rustls server configs presenting them.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -28,12 +30,25 @@ pub enum CertKind {
     SelfSigned,
     /// Signed by the test CA, valid, but only for `wrong.example`.
     WrongName,
+    /// Signed by the test CA, for `localhost` and `127.0.0.1`, valid from 2 days from now.
+    NotYetValid,
+    /// Signed by the test CA, for `localhost` and `127.0.0.1`, expires in 5 days (and 1 hour).
+    ExpiresIn5Days,
+    /// Signed by the test CA, for `localhost` and `127.0.0.1`, expires in 20 days (and 1 hour).
+    ExpiresIn20Days,
+    /// Signed by the intermediate CA `Tocsin Test Intermediate` (itself signed by the test CA),
+    /// for `localhost` and `127.0.0.1`; the server sends the leaf and the intermediate.
+    Chained,
+    /// The same kind of leaf as [`CertKind::Chained`], but the server sends the leaf only: the
+    /// chain is incomplete.
+    MissingIntermediate,
 }
 
 /// One leaf certificate with its key.
 #[derive(Debug)]
 pub struct LeafCert {
-    /// The chain a server sends: the leaf only (the CA is the trust anchor).
+    /// The chain a server sends: the leaf, then any intermediates (never the CA, which is the
+    /// trust anchor).
     pub chain: Vec<CertificateDer<'static>>,
     /// The leaf in PEM.
     pub pem: String,
@@ -49,7 +64,8 @@ impl LeafCert {
     }
 }
 
-/// A CA and four leaves; the CA PEM lives in a temporary directory removed on drop.
+/// A CA, an intermediate CA and the leaves of [`CertKind`]; the CA PEM lives in a temporary
+/// directory removed on drop.
 #[derive(Debug)]
 pub struct TestPki {
     dir: PathBuf,
@@ -59,6 +75,11 @@ pub struct TestPki {
     expired: LeafCert,
     self_signed: LeafCert,
     wrong_name: LeafCert,
+    not_yet_valid: LeafCert,
+    expires_in_5_days: LeafCert,
+    expires_in_20_days: LeafCert,
+    chained: LeafCert,
+    missing_intermediate: LeafCert,
 }
 
 fn other(e: impl std::fmt::Display) -> io::Error {
@@ -125,6 +146,10 @@ impl TestPki {
                 key_pkcs8: key.serialize_der(),
             })
         };
+        // A leaf for `localhost`/`127.0.0.1` signed by the CA, valid from `from` to `until`.
+        let local_leaf = |from: u64, until: u64| -> io::Result<LeafCert> {
+            signed(leaf_params(&local, "localhost", from, until)?, until)
+        };
 
         let valid_until = now + 90 * DAY;
         let valid = signed(
@@ -150,6 +175,43 @@ impl TestPki {
             )?,
             valid_until,
         )?;
+        let not_yet_valid = local_leaf(now + 2 * DAY, valid_until)?;
+        let expires_in_5_days = local_leaf(now.saturating_sub(DAY), now + 5 * DAY + 3600)?;
+        let expires_in_20_days = local_leaf(now.saturating_sub(DAY), now + 20 * DAY + 3600)?;
+
+        // An intermediate CA signed by the CA, and a leaf it signs.
+        let (chained, missing_intermediate) = {
+            let key = KeyPair::generate().map_err(other)?;
+            let mut params = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
+            params
+                .distinguished_name
+                .push(DnType::CommonName, "Tocsin Test Intermediate");
+            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+            params.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::CrlSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
+            params.not_before = epoch + Duration::from_secs(now.saturating_sub(30 * DAY));
+            params.not_after = epoch + Duration::from_secs(now + 365 * DAY);
+            let inter_cert = params.signed_by(&key, &issuer).map_err(other)?;
+            let inter = Issuer::new(params, key);
+            let leaf_key = KeyPair::generate().map_err(other)?;
+            let leaf = leaf_params(&local, "localhost", now.saturating_sub(DAY), valid_until)?
+                .signed_by(&leaf_key, &inter)
+                .map_err(other)?;
+            let make = |chain: Vec<CertificateDer<'static>>| LeafCert {
+                chain,
+                pem: leaf.pem(),
+                not_after: i64::try_from(valid_until).unwrap_or(i64::MAX),
+                key_pkcs8: leaf_key.serialize_der(),
+            };
+            (
+                make(vec![leaf.der().clone(), inter_cert.der().clone()]),
+                make(vec![leaf.der().clone()]),
+            )
+        };
+
         let self_signed = {
             let key = KeyPair::generate().map_err(other)?;
             let params = leaf_params(
@@ -187,6 +249,11 @@ impl TestPki {
             expired,
             self_signed,
             wrong_name,
+            not_yet_valid,
+            expires_in_5_days,
+            expires_in_20_days,
+            chained,
+            missing_intermediate,
         })
     }
 
@@ -217,6 +284,11 @@ impl TestPki {
             CertKind::Expired => &self.expired,
             CertKind::SelfSigned => &self.self_signed,
             CertKind::WrongName => &self.wrong_name,
+            CertKind::NotYetValid => &self.not_yet_valid,
+            CertKind::ExpiresIn5Days => &self.expires_in_5_days,
+            CertKind::ExpiresIn20Days => &self.expires_in_20_days,
+            CertKind::Chained => &self.chained,
+            CertKind::MissingIntermediate => &self.missing_intermediate,
         }
     }
 
