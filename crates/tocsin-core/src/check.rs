@@ -791,11 +791,11 @@ impl ProbeSpec {
                 None => vec![],
             },
             Self::Push(p) => vec![p.token.expose()],
+            Self::Command(c) => c.secrets(),
             Self::Tcp(_)
             | Self::Tls(_)
             | Self::Dns(_)
             | Self::Icmp(_)
-            | Self::Command(_)
             | Self::Log(_)
             | Self::Process(_)
             | Self::Disk(_)
