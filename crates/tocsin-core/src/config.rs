@@ -907,6 +907,22 @@ impl<'a> FileCx<'a> {
 
         let schedule = self.schedule(&p, def, d);
         let timeout = self.timeout(&p, def, d, schedule.as_ref());
+        if let (Some(ProbeSpec::Icmp(i)), Some(t)) = (&probe, timeout)
+            && i.run_time() > t
+        {
+            self.error(
+                &format!("{p}.icmp.count"),
+                format!(
+                    "{} requests {} apart, waiting {} for the last reply, need {}: more than the \
+                     check's timeout ({}); send fewer, closer, or raise the timeout",
+                    i.count,
+                    i.packet_interval,
+                    i.packet_timeout,
+                    Dur(i.run_time()),
+                    Dur(t)
+                ),
+            );
+        }
 
         let own_alert_ok = def
             .alert

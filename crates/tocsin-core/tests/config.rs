@@ -358,7 +358,8 @@ fn unknown_fields_list_the_expected_ones() {
         errors_in("checks:\n  - id: web\n    tcp: { host: 127.0.0.1, port: 80 }\n    timout: 5s\n"),
         [
             "t.yml:4:5: checks[0].timout: unknown field \"timout\", expected one of: id, name, tags, \
-          host, every, cron, timezone, timeout, http, tcp, alert"
+          host, every, cron, timezone, timeout, http, tcp, tls, dns, icmp, command, log, process, disk, \
+          host_metrics, push, alert"
         ]
     );
     assert_eq!(
@@ -441,11 +442,11 @@ checks:
         "a-checks.yml:13:39: checks[0].alert.recoveries: must be at least 1",
         "a-checks.yml:13:60: checks[0].alert.flapping.high: must be a percentage between 0 and \
          100 (got 120)",
-        "a-checks.yml:14:5: checks[1]: several probes (http, tcp): give exactly one of http, tcp",
+        "a-checks.yml:14:5: checks[1]: several probes (http, tcp): give exactly one of http, tcp, tls, dns, icmp, command, log, process, disk, host_metrics, push",
         "a-checks.yml:16:11: checks[1].cron: \"every\" and \"cron\" cannot both be given: choose \
          one",
         "a-checks.yml:18:35: checks[1].tcp.port: must be between 1 and 65535 (got 0)",
-        "a-checks.yml:19:5: checks[2]: no probe: give exactly one of http, tcp",
+        "a-checks.yml:19:5: checks[2]: no probe: give exactly one of http, tcp, tls, dns, icmp, command, log, process, disk, host_metrics, push",
         "a-checks.yml:20:15: checks[2].timezone: only applies to a cron schedule: add \"cron\" or \
          remove \"timezone\"",
         "a-checks.yml:22:11: checks[3].cron: cron expression \"0 0 31 2 *\" never fires",
@@ -598,7 +599,8 @@ fn reload_keeps_the_last_good_version_and_drops_removed_files() {
         errors,
         [
             "web.yml:4:5: checks[0].bad: unknown field \"bad\", expected one of: id, name, tags, host, \
-          every, cron, timezone, timeout, http, tcp, alert"
+          every, cron, timezone, timeout, http, tcp, tls, dns, icmp, command, log, process, disk, \
+          host_metrics, push, alert"
         ]
     );
     let cat = set.catalog();
@@ -950,7 +952,11 @@ fn the_examples_load_without_errors() {
         for c in &cat.checks {
             let host = c.probe.target_host().unwrap_or_default();
             assert!(
-                host == "127.0.0.1" || host == "localhost" || host.ends_with("example.com"),
+                // Local kinds (command, log, disk, …) target no host.
+                host.is_empty()
+                    || host == "127.0.0.1"
+                    || host == "localhost"
+                    || host.ends_with("example.com"),
                 "{example}: {} targets {host}",
                 c.id
             );

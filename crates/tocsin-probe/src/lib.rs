@@ -25,6 +25,7 @@ mod dns;
 mod host_metrics;
 mod http;
 mod icmp;
+mod icmp_socket;
 mod log;
 mod net;
 mod process;
@@ -40,6 +41,7 @@ pub use tls::CaFileError;
 pub struct ProbeEnv {
     net: net::Net,
     tls: tls::TlsEnv,
+    icmp: icmp_socket::IcmpSockets,
     state_dir: Option<PathBuf>,
 }
 
@@ -48,6 +50,7 @@ impl fmt::Debug for ProbeEnv {
         f.debug_struct("ProbeEnv")
             .field("net", &self.net)
             .field("tls", &self.tls)
+            .field("icmp", &self.icmp)
             .field("state_dir", &self.state_dir)
             .finish()
     }
@@ -62,6 +65,7 @@ impl ProbeEnv {
         Ok(Self {
             net: net::Net::from_system(),
             tls: tls::TlsEnv::new(),
+            icmp: icmp_socket::IcmpSockets::default(),
             state_dir: None,
         })
     }
@@ -127,6 +131,9 @@ pub enum BuildError {
     /// The TLS client configuration could not be built.
     #[error("TLS configuration: {0}")]
     Tls(String),
+    /// An icmp spec the probe cannot use.
+    #[error("icmp: {0}")]
+    Icmp(String),
     /// An `expect`/`extract` assertion does not compile (bad regex, bad JSONPath, …).
     #[error("{}", join_field_errors(.0))]
     Assertions(Vec<tocsin_core::assert::FieldError>),

@@ -92,10 +92,12 @@ pub(crate) fn days_left(not_after: i64) -> f64 {
     (days * 100.0).round() / 100.0
 }
 
-/// A short human duration for messages: `0.3ms`, `12ms`, `1.25s`.
+/// A short human duration for messages: `42µs`, `0.3ms`, `12ms`, `1.25s`.
 pub(crate) fn fmt_duration(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
+    if ms < 0.1 {
+        format!("{}µs", d.as_micros())
+    } else if ms < 10.0 {
         format!("{ms:.1}ms")
     } else if ms < 1000.0 {
         format!("{ms:.0}ms")
