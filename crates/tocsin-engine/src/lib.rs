@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tocsin_core::config::{ConfigError, ConfigSet};
-use tocsin_core::{CheckId, CheckResult, CheckState};
+use tocsin_core::{CheckId, CheckResult, CheckState, Metric, ProbeSpec, Status};
 use tocsin_probe::ProbeEnv;
 use tocsin_store::{Store, WriteBehind};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -42,6 +42,9 @@ pub struct EngineOptions {
     pub store_flush: Duration,
     /// How long shutdown waits for runs in progress.
     pub shutdown_grace: Duration,
+    /// Where probes keep what they must remember across restarts (log scan positions). These
+    /// are facts about this machine's files, so the directory is local even with PostgreSQL.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl EngineOptions {
@@ -54,6 +57,7 @@ impl EngineOptions {
             store_queue: 65_536,
             store_flush: Duration::from_millis(200),
             shutdown_grace: Duration::from_secs(15),
+            state_dir: None,
         }
     }
 }
@@ -82,6 +86,28 @@ pub struct ReloadReport {
     pub unchanged: usize,
     /// Every configuration error; broken files keep their last good version.
     pub errors: Vec<String>,
+}
+
+/// A result sent to a push check through the API.
+#[derive(Clone, Debug, Default)]
+pub struct Pushed {
+    /// The status (default ok).
+    pub status: Status,
+    /// The message (default: "result pushed").
+    pub message: Option<String>,
+    /// Numbers to keep with the result.
+    pub metrics: Vec<Metric>,
+}
+
+/// Why a pushed result was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PushError {
+    /// No push check has this id (other kinds of checks do not take pushes).
+    #[error("no push check has the id {0:?}")]
+    NotFound(String),
+    /// The token is missing or is not the check's.
+    #[error("the token is missing or wrong")]
+    Token,
 }
 
 /// State shared by the engine's tasks.
@@ -119,7 +145,11 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Restores state from the store, loads the configuration and starts scheduling.
     pub async fn start(options: EngineOptions, store: Store) -> Result<Arc<Self>, EngineError> {
-        let env = Arc::new(ProbeEnv::new()?);
+        let mut env = ProbeEnv::new()?;
+        if let Some(dir) = &options.state_dir {
+            env = env.with_state_dir(dir);
+        }
+        let env = Arc::new(env);
         let mut restored: HashMap<String, Runtime> = HashMap::new();
         for (id, state) in store.load_states().await? {
             match serde_json::from_value::<CheckState>(state) {
@@ -297,6 +327,27 @@ impl Engine {
             Some(e) => self.commands.send(Command::RunNow(e)).is_ok(),
             None => false,
         }
+    }
+
+    /// Records a result pushed to a push check, after checking its token, and restarts the
+    /// check's deadline.
+    pub async fn push(&self, id: &str, token: &str, pushed: Pushed) -> Result<(), PushError> {
+        let not_found = || PushError::NotFound(id.to_owned());
+        let entry = self.check(id).ok_or_else(not_found)?;
+        let ProbeSpec::Push(spec) = &entry.spec.probe else {
+            return Err(not_found());
+        };
+        if !spec.accepts(token) {
+            return Err(PushError::Token);
+        }
+        let message = pushed
+            .message
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| "result pushed".to_owned());
+        let mut result = CheckResult::new(pushed.status, message, now_ms());
+        result.metrics = pushed.metrics;
+        runner::accept_push(&self.shared, &entry, result).await;
+        Ok(())
     }
 
     /// Current configuration errors.

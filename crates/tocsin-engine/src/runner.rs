@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tocsin_core::kinds::PushSpec;
 use tocsin_core::state::step;
-use tocsin_core::{CheckResult, CheckSpec, Status, Transition};
+use tocsin_core::{CheckResult, CheckSpec, ProbeSpec, Status, Transition};
 use tocsin_probe::{Probe, ProbeEnv, RunContext};
 use tocsin_store::{StateChange, Write};
 use tokio::sync::Semaphore;
@@ -88,6 +89,12 @@ pub(crate) async fn execute(
     let span = tracing::debug_span!("check", id = %entry.id(), kind = entry.spec.probe.kind());
     async {
         let started = started_us / 1000;
+        if let ProbeSpec::Push(push) = &entry.spec.probe {
+            if let Some(overdue) = push_overdue(&entry, push, started) {
+                apply(&shared, &entry, overdue).await;
+            }
+            return;
+        }
         let (result, hard_timeout) =
             run_probe(entry.probe.as_ref(), entry.spec.timeout, started).await;
         if hard_timeout {
@@ -97,6 +104,42 @@ pub(crate) async fn execute(
     }
     .instrument(span)
     .await;
+}
+
+/// A push check's scheduled run: a `critical` result if nothing was pushed within the deadline,
+/// else nothing (the pushed results speak for themselves). The first deadline counts from when
+/// the check started waiting: when it was added, or when Tocsin started.
+fn push_overdue(entry: &CheckEntry, push: &PushSpec, now: i64) -> Option<CheckResult> {
+    let since = {
+        let mut rt = entry.runtime();
+        if rt.pushed_at_ms == 0 {
+            rt.pushed_at_ms = now;
+        }
+        rt.pushed_at_ms
+    };
+    let silent = Duration::from_millis(u64::try_from(now - since).unwrap_or(0));
+    if silent <= push.deadline() {
+        return None;
+    }
+    let grace = if push.grace.get().is_zero() {
+        String::new()
+    } else {
+        format!(" plus {} grace", push.grace)
+    };
+    let message = format!(
+        "nothing pushed for {} (expected every {}{grace})",
+        tocsin_core::assert::format_duration(silent),
+        push.within
+    );
+    let mut r = CheckResult::new(Status::Critical, message, now);
+    r = r.metric("seconds_since_push", silent.as_secs_f64(), "s");
+    Some(r)
+}
+
+/// A result pushed through the API for a push check: it counts as the check's run.
+pub(crate) async fn accept_push(shared: &Shared, entry: &CheckEntry, result: CheckResult) {
+    entry.runtime().pushed_at_ms = result.started_at_ms;
+    apply(shared, entry, result).await;
 }
 
 /// Clears `running` when a run ends, however it ends.

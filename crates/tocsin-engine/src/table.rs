@@ -19,6 +19,9 @@ pub struct Runtime {
     pub last: Option<Arc<CheckResult>>,
     /// When the state was last queued for the store (Unix ms; 0 = never).
     pub state_saved_ms: i64,
+    /// Push checks: when the last result was pushed, or when the check started waiting for
+    /// one (Unix ms; 0 = not yet waiting).
+    pub pushed_at_ms: i64,
 }
 
 /// One configured check.

@@ -235,3 +235,90 @@ async fn shutdown_settles_runs_in_progress_and_flushes() {
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].status, tocsin_core::Status::Ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_checks_take_results_and_turn_critical_when_silent() {
+    use tocsin_core::{Metric, Status};
+    use tocsin_engine::{PushError, Pushed};
+
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    write(
+        &c,
+        "a.yml",
+        "checks:\n  - id: job\n    every: 1s\n    alert: { failures: 1 }\n    push: { token: \
+         0123456789abcdef, within: 1s, grace: 500ms }\n  - id: web\n    every: 1h\n    tcp: { \
+         host: 127.0.0.1, port: 9 }\n",
+    );
+    let engine = engine(dir.path(), |_| {}).await;
+    let ok = |msg: &str| Pushed {
+        status: Status::Warning,
+        message: Some(msg.to_owned()),
+        metrics: vec![Metric {
+            name: "rows".into(),
+            value: 12.0,
+            unit: String::new(),
+        }],
+    };
+    assert_eq!(
+        engine.push("job", "wrong-token-0000", ok("x")).await,
+        Err(PushError::Token)
+    );
+    assert_eq!(
+        engine.push("web", "0123456789abcdef", ok("x")).await,
+        Err(PushError::NotFound("web".into()))
+    );
+    assert_eq!(
+        engine.push("nope", "0123456789abcdef", ok("x")).await,
+        Err(PushError::NotFound("nope".into()))
+    );
+    engine
+        .push("job", "0123456789abcdef", ok("nightly run slow"))
+        .await
+        .unwrap();
+    let last = engine.check("job").unwrap().snapshot().last.unwrap();
+    assert_eq!(last.status, Status::Warning);
+    assert_eq!(last.message, "nightly run slow");
+    assert_eq!(last.metrics[0].name, "rows");
+
+    // Silence: within 1s + 500ms grace, then the next scheduled run says so.
+    let pushed = Instant::now();
+    wait_for(5, "the deadline to pass", || {
+        engine
+            .check("job")
+            .unwrap()
+            .snapshot()
+            .last
+            .is_some_and(|r| r.status == Status::Critical)
+    })
+    .await;
+    assert!(
+        pushed.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        pushed.elapsed()
+    );
+    let rt = engine.check("job").unwrap().snapshot();
+    let last = rt.last.unwrap();
+    assert!(
+        last.message.starts_with("nothing pushed for ")
+            && last
+                .message
+                .ends_with("(expected every 1s plus 500ms grace)"),
+        "{}",
+        last.message
+    );
+    assert_eq!(rt.state.hard_status, Status::Critical);
+
+    // A push brings it back at once.
+    engine
+        .push("job", "0123456789abcdef", Pushed::default())
+        .await
+        .unwrap();
+    let rt = engine.check("job").unwrap().snapshot();
+    assert_eq!(rt.state.status, Status::Ok);
+    assert_eq!(rt.last.unwrap().message, "result pushed");
+    engine.flush().await;
+    let stored = engine.store().results("job", None, 10).await.unwrap();
+    assert!(stored.len() >= 3, "{}", stored.len());
+    engine.shutdown().await;
+}

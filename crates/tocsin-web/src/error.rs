@@ -38,6 +38,15 @@ impl ApiError {
         }
     }
 
+    /// 401 `Unauthenticated`.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "Unauthenticated",
+            message: message.into(),
+        }
+    }
+
     /// 500 `Internal`: the detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error answering an API request");

@@ -1,15 +1,18 @@
 //! Tocsin's HTTP server: `/healthz`, `/metrics` (Prometheus text format), and the read-only
-//! REST API under `/api/v1` (checks, their state and results) plus `POST /api/v1/reload`.
+//! REST API under `/api/v1` (checks, their state and results), `POST /api/v1/reload`, and
+//! `POST /api/v1/push/{id}` for push checks.
 //!
 //! Architecture invariant: this crate is the only one that knows the wire types of our API;
 //! it converts engine and core types into the JSON documents below.
 
 mod api;
 mod error;
+mod push;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -27,6 +30,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/api/v1/checks/{id}/results", get(api::check_results))
         .route("/api/v1/checks/{id}/changes", get(api::check_changes))
         .route("/api/v1/reload", post(api::reload))
+        .route(
+            "/api/v1/push/{id}",
+            post(push::push).layer(DefaultBodyLimit::max(push::MAX_BODY)),
+        )
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(engine)
 }

@@ -18,13 +18,10 @@ pub(crate) struct ServeArgs {
     /// Configuration directory (every *.yml / *.yaml under it) or a single file.
     #[arg(long, short = 'c', env = "TOCSIN_CONFIG")]
     config: PathBuf,
-    /// Data directory for the embedded SQLite database (`DIR/tocsin.db`).
-    #[arg(
-        long,
-        env = "TOCSIN_DATA",
-        default_value = "data",
-        conflicts_with = "database"
-    )]
+    /// Data directory: the embedded SQLite database (`DIR/tocsin.db`) and what probes remember
+    /// about this machine (`DIR/probes/`, such as log scan positions; kept here even with
+    /// `--database`).
+    #[arg(long, env = "TOCSIN_DATA", default_value = "data")]
     data: PathBuf,
     /// Database URL instead of the embedded file: postgres://user@host/db or sqlite://path.
     #[arg(long, env = "TOCSIN_DATABASE")]
@@ -54,6 +51,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut options = EngineOptions::new(&args.config);
     options.max_concurrent = args.max_concurrent;
     options.max_per_host = args.max_per_host;
+    options.state_dir = Some(args.data.join("probes"));
     let engine = Engine::start(options, store.clone()).await?;
     let collector = tocsin_store::spawn_collector(
         store,

@@ -25,11 +25,17 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 /// A minimal HTTP/1.1 client (one request per connection) for talking to our own server.
 fn request(addr: &str, method: &str, path: &str) -> (u16, String) {
+    request_with(addr, method, path, "", "")
+}
+
+/// `request` with extra header lines (each ending in `\r\n`) and a body.
+fn request_with(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut raw = Vec::new();
@@ -93,7 +99,12 @@ struct Server {
 
 impl Server {
     fn start(config: &Path, data: &Path) -> Self {
-        let mut child = tocsin()
+        Self::start_with(tocsin(), config, data)
+    }
+
+    /// Starts `cmd` (a `tocsin` command with its environment set) as `serve`.
+    fn start_with(mut cmd: Command, config: &Path, data: &Path) -> Self {
+        let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .arg("--data")
@@ -503,4 +514,76 @@ fn which(name: &str) -> Result<std::path::PathBuf, ()> {
                 .find(|p| p.is_file())
         })
         .ok_or(())
+}
+
+#[test]
+fn push_results_arrive_over_http_with_the_checks_token() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "conf/a.yml",
+        "checks:\n  - id: backup\n    every: 1h\n    push: { token: \"${BACKUP_TOKEN}\", within: 1d }\n",
+    );
+    let mut cmd = tocsin();
+    cmd.env("BACKUP_TOKEN", "s3cret-token-0123456789");
+    let server = Server::start_with(cmd, &dir.path().join("conf"), &dir.path().join("data"));
+    let path = "/api/v1/push/backup";
+    let json = "Content-Type: application/json\r\n";
+    let auth = "Authorization: Bearer s3cret-token-0123456789\r\n";
+
+    let (status, body) = request_with(&server.addr, "POST", path, "", "");
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Unauthenticated"), "{body}");
+    let (status, _) = request_with(
+        &server.addr,
+        "POST",
+        path,
+        "Authorization: Bearer not-the-token-0000\r\n",
+        "",
+    );
+    assert_eq!(status, 401);
+    let (status, body) = request_with(&server.addr, "POST", "/api/v1/push/nope", auth, "");
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = request_with(
+        &server.addr,
+        "POST",
+        path,
+        &format!("{auth}{json}"),
+        "{\"status\": 9}",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not a Nagios code"), "{body}");
+
+    let (status, body) = request_with(
+        &server.addr,
+        "POST",
+        path,
+        &format!("{auth}{json}"),
+        r#"{"status": "warning", "message": "backup took 3h", "metrics": {"bytes": 1200}}"#,
+    );
+    assert_eq!(status, 204, "{body}");
+    let check = server.check("backup");
+    assert_eq!(check["kind"], "push");
+    assert_eq!(check["last_result"]["status"], "warning");
+    assert_eq!(check["last_result"]["message"], "backup took 3h");
+    assert_eq!(check["last_result"]["metrics"][0]["name"], "bytes");
+    // The token never shows in the API.
+    assert!(!check.to_string().contains("s3cret"), "{check}");
+
+    // ?token= works for senders that cannot set headers; an empty body means ok.
+    let (status, _) = request_with(
+        &server.addr,
+        "POST",
+        "/api/v1/push/backup?token=s3cret-token-0123456789",
+        "",
+        "",
+    );
+    assert_eq!(status, 204);
+    let check = server.check("backup");
+    assert_eq!(check["last_result"]["status"], "ok");
+    let (_, metrics) = request(&server.addr, "GET", "/metrics");
+    assert!(
+        metrics.contains("tocsin_check_status{check=\"backup\",kind=\"push\"} 0"),
+        "{metrics}"
+    );
 }
