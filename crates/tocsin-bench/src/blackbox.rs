@@ -27,8 +27,16 @@ const MAX_PROBES_PER_CLIENT: u64 = 1_000_000;
 /// Time allowed for one `/probe` request before the client gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-const CONFIG: &str = "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      \
-                      preferred_ip_protocol: ip4\n";
+/// The exporter module a run drives, and the target it probes.
+#[derive(Debug)]
+pub(crate) struct Module {
+    /// The module's name in the configuration and in `/probe?module=`.
+    pub(crate) name: &'static str,
+    /// The whole configuration file.
+    pub(crate) config: String,
+    /// The `target` parameter of every probe.
+    pub(crate) target: String,
+}
 
 /// What the load run measured.
 #[derive(Debug)]
@@ -66,7 +74,7 @@ impl Figures {
 /// concurrent kept-alive connections: `warmup`, then `duration` measured.
 pub(crate) async fn run(
     dir: &Path,
-    target_url: &str,
+    module: &Module,
     target_pid: u32,
     clients: usize,
     warmup: Duration,
@@ -77,7 +85,7 @@ pub(crate) async fn run(
     }
     std::fs::create_dir_all(dir)?;
     let config: PathBuf = dir.join("blackbox.yml");
-    std::fs::write(&config, CONFIG)?;
+    std::fs::write(&config, &module.config)?;
     let version = tokio::process::Command::new(EXPORTER)
         .arg("--version")
         .output()
@@ -109,7 +117,7 @@ pub(crate) async fn run(
         .spawn()
         .context("cannot start the blackbox exporter")?;
     let pid = child.id().context("exporter exited at once")?.to_string();
-    let path = format!("/probe?target={target_url}&module=http_2xx");
+    let path = format!("/probe?target={}&module={}", module.target, module.name);
 
     // Ready when a probe succeeds (bounded: 10 s).
     let ready_by = Instant::now() + Duration::from_secs(10);

@@ -16,10 +16,17 @@ pub(crate) struct Generated<'a> {
     pub(crate) every: Dur,
     /// `defaults.timeout`.
     pub(crate) timeout: Dur,
-    /// The URL of check `i`.
-    pub(crate) url: &'a dyn Fn(usize) -> String,
-    /// `expect.status`, if any.
-    pub(crate) expect_status: Option<u16>,
+    /// The probe of check `i`: its YAML lines under `- id: …`, indented by four spaces.
+    pub(crate) probe: &'a dyn Fn(usize) -> String,
+}
+
+/// The probe lines of an HTTP check of `url`, expecting `status` if given.
+pub(crate) fn http(url: &str, status: Option<u16>) -> String {
+    let mut s = format!("    http:\n      url: {url}\n");
+    if let Some(code) = status {
+        let _ = writeln!(s, "      expect: {{ status: [{code}] }}");
+    }
+    s
 }
 
 /// Writes `gen` under `dir` (`checks-0000.yml`, …); returns the number of bytes written.
@@ -38,14 +45,7 @@ pub(crate) fn write(dir: &Path, g: &Generated<'_>) -> std::io::Result<u64> {
             g.every, g.timeout
         );
         for i in start..end {
-            let _ = write!(
-                text,
-                "  - id: bench-{i:07}\n    http:\n      url: {}\n",
-                (g.url)(i)
-            );
-            if let Some(s) = g.expect_status {
-                let _ = writeln!(text, "      expect: {{ status: [{s}] }}");
-            }
+            let _ = write!(text, "  - id: bench-{i:07}\n{}", (g.probe)(i));
         }
         std::fs::write(dir.join(format!("checks-{file_no:04}.yml")), &text)?;
         bytes += text.len() as u64;
@@ -62,14 +62,13 @@ mod tests {
     #[test]
     fn generated_directory_loads_without_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let url = |i: usize| format!("http://127.0.0.1:9/x-{i}");
+        let probe = |i: usize| http(&format!("http://127.0.0.1:9/x-{i}"), Some(200));
         let g = Generated {
             checks: 25,
             per_file: 10,
             every: Dur::secs(2),
             timeout: Dur::secs(2),
-            url: &url,
-            expect_status: Some(200),
+            probe: &probe,
         };
         write(dir.path(), &g).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);

@@ -1,6 +1,7 @@
-//! `tocsin-bench http`: the real engine with the real SQLite store running N HTTP checks against a
-//! local target in another process, measured after a warm-up; then, with `--blackbox`, the
-//! blackbox exporter probing the same target for the same time, as the reference.
+//! `tocsin-bench http|tcp|icmp`: the real engine with the real SQLite store running N checks of
+//! one kind against a local target (an HTTP server in another process; for icmp, 127.0.0.1
+//! itself), measured after a warm-up; then, with `--blackbox`, the blackbox exporter probing the
+//! same target with its module of the same kind for the same time, as the reference.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,10 +18,78 @@ use crate::lag::{LagSnapshot, LagWindow};
 use crate::target::{Kind, Target};
 use crate::{blackbox, configgen, procfs};
 
-/// Options of `tocsin-bench http`.
+/// Which kind of check the benchmark runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BenchKind {
+    /// GET /ok, expect 200; blackbox module `http_2xx`.
+    Http,
+    /// Connect and close; blackbox module `tcp_connect`.
+    Tcp,
+    /// One echo request to 127.0.0.1; blackbox module `icmp`.
+    Icmp,
+}
+
+impl BenchKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Tcp => "tcp",
+            Self::Icmp => "icmp",
+        }
+    }
+
+    /// What one check does, in words.
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Http => "HTTP checks (new connection per check)",
+            Self::Tcp => "TCP connect checks",
+            Self::Icmp => "ICMP checks (1 echo request each)",
+        }
+    }
+
+    /// The probe lines of the generated checks.
+    fn probe(self, url: &str, addr: &str) -> String {
+        match self {
+            Self::Http => configgen::http(url, Some(200)),
+            Self::Tcp => {
+                let (host, port) = addr.rsplit_once(':').unwrap_or((addr, "80"));
+                format!("    tcp: {{ host: {host}, port: {port} }}\n")
+            }
+            Self::Icmp => "    icmp: { host: 127.0.0.1, count: 1 }\n".to_owned(),
+        }
+    }
+
+    /// The blackbox module (name and YAML) and the `target` parameter of its probes.
+    fn blackbox(self, url: &str, addr: &str) -> blackbox::Module {
+        let (name, config, target) = match self {
+            Self::Http => (
+                "http_2xx",
+                "prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n",
+                url.to_owned(),
+            ),
+            Self::Tcp => (
+                "tcp_connect",
+                "prober: tcp\n    timeout: 5s\n    tcp:\n      preferred_ip_protocol: ip4\n",
+                addr.to_owned(),
+            ),
+            Self::Icmp => (
+                "icmp",
+                "prober: icmp\n    timeout: 5s\n    icmp:\n      preferred_ip_protocol: ip4\n",
+                "127.0.0.1".to_owned(),
+            ),
+        };
+        blackbox::Module {
+            name,
+            config: format!("modules:\n  {name}:\n    {config}"),
+            target,
+        }
+    }
+}
+
+/// Options of `tocsin-bench http`, `tcp` and `icmp`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct HttpArgs {
-    /// Number of HTTP checks.
+    /// Number of checks.
     #[arg(long, default_value_t = 30_000)]
     pub(crate) checks: usize,
     /// Interval of every check.
@@ -96,7 +165,7 @@ impl Snapshot {
 }
 
 /// Runs the benchmark and prints its figures.
-pub(crate) async fn run(args: HttpArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: HttpArgs, kind: BenchKind) -> anyhow::Result<()> {
     if args.checks == 0 {
         bail!("--checks must be at least 1");
     }
@@ -113,8 +182,14 @@ pub(crate) async fn run(args: HttpArgs) -> anyhow::Result<()> {
         Target::spawn_testkit(bound)?
     };
     let url = target.url("/ok");
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let (cpus, model) = procfs::cpu_model();
-    println!("# tocsin-bench http");
+    println!("# tocsin-bench {}", kind.name());
     println!(
         "command         {}",
         std::env::args().collect::<Vec<_>>().join(" ")
@@ -134,19 +209,21 @@ pub(crate) async fn run(args: HttpArgs) -> anyhow::Result<()> {
         );
     }
 
-    let tocsin = tocsin_phase(&args, scratch.path(), &url, timeout, &mut target).await?;
+    let probe = |_: usize| kind.probe(&url, &addr);
+    let tocsin = tocsin_phase(&args, kind, scratch.path(), &probe, timeout, &mut target).await?;
 
     if args.blackbox {
+        let module = kind.blackbox(&url, &addr);
         let bb = blackbox::run(
             &scratch.path().join("blackbox"),
-            &url,
+            &module,
             target.pid(),
             args.concurrency,
             warmup,
             duration,
         )
         .await?;
-        print_blackbox(&bb, args.concurrency);
+        print_blackbox(&bb, module.name, args.concurrency);
         let rate = bb.rate();
         println!();
         println!("## ratio (same run, same target)");
@@ -178,14 +255,14 @@ struct TocsinFigures {
 
 async fn tocsin_phase(
     args: &HttpArgs,
+    kind: BenchKind,
     scratch: &Path,
-    url: &str,
+    probe: &dyn Fn(usize) -> String,
     timeout: Dur,
     target: &mut Target,
 ) -> anyhow::Result<TocsinFigures> {
     let every = args.every.get();
     let config = scratch.join("config");
-    let url_of = |_: usize| url.to_owned();
     configgen::write(
         &config,
         &configgen::Generated {
@@ -193,8 +270,7 @@ async fn tocsin_phase(
             per_file: 10_000,
             every: args.every,
             timeout,
-            url: &url_of,
-            expect_status: Some(200),
+            probe,
         },
     )?;
     let store = Store::open_sqlite_dir(&scratch.join("store"))
@@ -259,8 +335,10 @@ async fn tocsin_phase(
 
     println!();
     println!(
-        "## Tocsin: {} HTTP checks every {}, timeout {timeout}, new connection per check",
-        args.checks, args.every
+        "## Tocsin: {} {} every {}, timeout {timeout}",
+        args.checks,
+        kind.describe(),
+        args.every
     );
     println!(
         "load            {:.0} ms (engine start with {} checks)",
@@ -401,11 +479,11 @@ fn print_lag(lag: &LagWindow) {
     }
 }
 
-fn print_blackbox(bb: &blackbox::Figures, clients: usize) {
+fn print_blackbox(bb: &blackbox::Figures, module: &str, clients: usize) {
     let probes = bb.ok + bb.failed;
     let per = |cpu: f64| cpu * 1e6 / probes.max(1) as f64;
     println!();
-    println!("## blackbox exporter: /probe?module=http_2xx, {clients} kept-alive clients");
+    println!("## blackbox exporter: /probe?module={module}, {clients} kept-alive clients");
     println!("version         {}", bb.version);
     println!("measured        {:.1} s", bb.secs);
     println!(

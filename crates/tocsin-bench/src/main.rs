@@ -3,11 +3,16 @@
 //!
 //! - `http`: N HTTP checks against a local target in another process; checks/s, CPU per check,
 //!   scheduler lag; with `--blackbox`, Prometheus' blackbox exporter on the same target.
+//! - `tcp`, `icmp`: the same for TCP connect and ICMP echo checks (blackbox modules `tcp_connect`
+//!   and `icmp`).
 //! - `memory`: resident memory per configured check.
+//! - `command`: Nagios plugins as command checks against a shell loop and `xargs -P` running the
+//!   same plugins.
 //!
 //! Every server binds 127.0.0.1 and every load loop is bounded in count and in time.
 
 mod blackbox;
+mod command;
 mod configgen;
 mod http;
 mod lag;
@@ -34,8 +39,14 @@ enum Cmd {
     /// HTTP checks per second, CPU per check and scheduler lag (optionally against the
     /// blackbox exporter).
     Http(http::HttpArgs),
+    /// TCP connect checks per second, as `http` (blackbox module `tcp_connect`).
+    Tcp(http::HttpArgs),
+    /// ICMP echo checks per second to 127.0.0.1, as `http` (blackbox module `icmp`).
+    Icmp(http::HttpArgs),
     /// Resident memory per configured check.
     Memory(memory::MemoryArgs),
+    /// Command checks (Nagios plugins) per second against a shell loop running the same plugin.
+    Command(command::CommandArgs),
     /// (internal) RSS before and after loading a configuration with `ConfigSet` alone.
     #[command(hide = true)]
     SpecMemory {
@@ -66,8 +77,11 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         match cli.command {
-            Cmd::Http(args) => http::run(args).await,
+            Cmd::Http(args) => http::run(args, http::BenchKind::Http).await,
+            Cmd::Tcp(args) => http::run(args, http::BenchKind::Tcp).await,
+            Cmd::Icmp(args) => http::run(args, http::BenchKind::Icmp).await,
             Cmd::Memory(args) => memory::run(args).await,
+            Cmd::Command(args) => command::run(args).await,
             Cmd::Target { .. } | Cmd::SpecMemory { .. } => Ok(()),
         }
     })

@@ -61,7 +61,7 @@ pub(crate) async fn run(args: MemoryArgs) -> anyhow::Result<()> {
 
     let scratch = tempfile::Builder::new().prefix("tocsin-bench-").tempdir()?;
     let config = scratch.path().join("config");
-    let url = |i: usize| format!("http://127.0.0.1:9/x-{i}");
+    let probe = |i: usize| configgen::http(&format!("http://127.0.0.1:9/x-{i}"), None);
     let t_gen = Instant::now();
     let bytes = configgen::write(
         &config,
@@ -70,8 +70,7 @@ pub(crate) async fn run(args: MemoryArgs) -> anyhow::Result<()> {
             per_file: args.per_file,
             every: args.every,
             timeout: Dur(args.every.get().min(Duration::from_secs(10))),
-            url: &url,
-            expect_status: None,
+            probe: &probe,
         },
     )?;
     println!(
