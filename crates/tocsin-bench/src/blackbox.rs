@@ -34,8 +34,8 @@ pub(crate) struct Module {
     pub(crate) name: &'static str,
     /// The whole configuration file.
     pub(crate) config: String,
-    /// The `target` parameter of every probe.
-    pub(crate) target: String,
+    /// The `target` parameters: client `k` probes the `k % len`-th.
+    pub(crate) targets: Vec<String>,
 }
 
 /// What the load run measured.
@@ -117,7 +117,12 @@ pub(crate) async fn run(
         .spawn()
         .context("cannot start the blackbox exporter")?;
     let pid = child.id().context("exporter exited at once")?.to_string();
-    let path = format!("/probe?target={}&module={}", module.target, module.name);
+    let paths: Vec<String> = module
+        .targets
+        .iter()
+        .map(|t| format!("/probe?target={t}&module={}", module.name))
+        .collect();
+    let path = paths.first().context("no blackbox target")?.clone();
 
     // Ready when a probe succeeds (bounded: 10 s).
     let ready_by = Instant::now() + Duration::from_secs(10);
@@ -140,8 +145,8 @@ pub(crate) async fn run(
     let measure_from = start + warmup;
     let stop_at = measure_from + duration;
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..clients.max(1) {
-        let (ok, failed, path) = (ok.clone(), failed.clone(), path.clone());
+    for k in 0..clients.max(1) {
+        let (ok, failed, path) = (ok.clone(), failed.clone(), paths[k % paths.len()].clone());
         tasks.spawn(client_loop(addr, path, ok, failed, measure_from, stop_at));
     }
 

@@ -47,41 +47,44 @@ impl BenchKind {
         }
     }
 
-    /// The probe lines of the generated checks.
-    fn probe(self, url: &str, addr: &str) -> String {
+    /// The probe lines of a generated check talking to the target's `port`.
+    fn probe(self, port: u16) -> String {
         match self {
-            Self::Http => configgen::http(url, Some(200)),
-            Self::Tcp => {
-                let (host, port) = addr.rsplit_once(':').unwrap_or((addr, "80"));
-                format!("    tcp: {{ host: {host}, port: {port} }}\n")
-            }
+            Self::Http => configgen::http(&format!("http://127.0.0.1:{port}/ok"), Some(200)),
+            Self::Tcp => format!("    tcp: {{ host: 127.0.0.1, port: {port} }}\n"),
             Self::Icmp => "    icmp: { host: 127.0.0.1, count: 1 }\n".to_owned(),
         }
     }
 
-    /// The blackbox module (name and YAML) and the `target` parameter of its probes.
-    fn blackbox(self, url: &str, addr: &str) -> blackbox::Module {
-        let (name, config, target) = match self {
+    /// The `target` parameter of blackbox probes of the target's `port`.
+    fn blackbox_target(self, port: u16) -> String {
+        match self {
+            Self::Http => format!("http://127.0.0.1:{port}/ok"),
+            Self::Tcp => format!("127.0.0.1:{port}"),
+            Self::Icmp => "127.0.0.1".to_owned(),
+        }
+    }
+
+    /// The blackbox module (name and YAML) and the `target` parameters of its probes.
+    fn blackbox(self, ports: &[u16]) -> blackbox::Module {
+        let (name, config) = match self {
             Self::Http => (
                 "http_2xx",
                 "prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n",
-                url.to_owned(),
             ),
             Self::Tcp => (
                 "tcp_connect",
                 "prober: tcp\n    timeout: 5s\n    tcp:\n      preferred_ip_protocol: ip4\n",
-                addr.to_owned(),
             ),
             Self::Icmp => (
                 "icmp",
                 "prober: icmp\n    timeout: 5s\n    icmp:\n      preferred_ip_protocol: ip4\n",
-                "127.0.0.1".to_owned(),
             ),
         };
         blackbox::Module {
             name,
             config: format!("modules:\n  {name}:\n    {config}"),
-            target,
+            targets: ports.iter().map(|&p| self.blackbox_target(p)).collect(),
         }
     }
 }
@@ -113,6 +116,10 @@ pub(crate) struct HttpArgs {
     /// Serve the target with nginx (one process) instead of the testkit server.
     #[arg(long)]
     pub(crate) nginx: bool,
+    /// With --nginx: listen on this many ports and spread the checks (and the exporter's
+    /// probes) over them, as checks of many targets would be.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) target_ports: usize,
     /// Then measure Prometheus' blackbox exporter probing the same target.
     #[arg(long)]
     pub(crate) blackbox: bool,
@@ -176,18 +183,16 @@ pub(crate) async fn run(args: HttpArgs, kind: BenchKind) -> anyhow::Result<()> {
     let scratch = tempfile::Builder::new().prefix("tocsin-bench-").tempdir()?;
     // The target outlives every phase, bounded all the same.
     let bound = (warmup + duration) * 2 + Duration::from_secs(300);
+    if args.target_ports != 1 && !args.nginx {
+        bail!("--target-ports needs --nginx");
+    }
     let mut target = if args.nginx {
-        Target::spawn_nginx(&scratch.path().join("nginx"))?
+        Target::spawn_nginx(&scratch.path().join("nginx"), args.target_ports)?
     } else {
         Target::spawn_testkit(bound)?
     };
     let url = target.url("/ok");
-    let addr = url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let ports = target.ports().to_vec();
     let (cpus, model) = procfs::cpu_model();
     println!("# tocsin-bench {}", kind.name());
     println!(
@@ -196,12 +201,17 @@ pub(crate) async fn run(args: HttpArgs, kind: BenchKind) -> anyhow::Result<()> {
     );
     println!("machine         {cpus} x {model}");
     println!(
-        "target          {} (pid {}) at {url}",
+        "target          {} (pid {}) at {url}{}",
         match target.kind() {
             Kind::Testkit => "testkit hyper server, 1 worker thread",
             Kind::Nginx => "nginx, 1 process",
         },
-        target.pid()
+        target.pid(),
+        if ports.len() > 1 {
+            format!(" and {} more ports", ports.len() - 1)
+        } else {
+            String::new()
+        }
     );
     if timeout.get() < args.timeout.get() {
         println!(
@@ -209,11 +219,11 @@ pub(crate) async fn run(args: HttpArgs, kind: BenchKind) -> anyhow::Result<()> {
         );
     }
 
-    let probe = |_: usize| kind.probe(&url, &addr);
+    let probe = |i: usize| kind.probe(ports[i % ports.len()]);
     let tocsin = tocsin_phase(&args, kind, scratch.path(), &probe, timeout, &mut target).await?;
 
     if args.blackbox {
-        let module = kind.blackbox(&url, &addr);
+        let module = kind.blackbox(&ports);
         let bb = blackbox::run(
             &scratch.path().join("blackbox"),
             &module,

@@ -55,6 +55,8 @@ pub(crate) struct Target {
     kind: Kind,
     child: Child,
     port: u16,
+    /// Every port it listens on (`port` first).
+    ports: Vec<u16>,
     stdin: Option<ChildStdin>,
     stdout: Option<BufReader<ChildStdout>>,
 }
@@ -82,6 +84,7 @@ impl Target {
             kind: Kind::Testkit,
             child,
             port,
+            ports: vec![port],
             stdin,
             stdout: Some(stdout),
         };
@@ -89,13 +92,23 @@ impl Target {
         Ok(target)
     }
 
-    /// Starts nginx (`/usr/sbin/nginx`) with one process on a free port, files under `dir`.
-    pub(crate) fn spawn_nginx(dir: &Path) -> anyhow::Result<Self> {
+    /// Starts nginx (`/usr/sbin/nginx`) with one process listening on `ports` free ports, files
+    /// under `dir`. Several ports spread connections over several destinations, as checks of
+    /// many targets would: with one, the kernel's search for a free source port among the
+    /// TIME_WAIT sockets of that single destination dominates at high connection rates.
+    pub(crate) fn spawn_nginx(dir: &Path, ports: usize) -> anyhow::Result<Self> {
         let nginx = Path::new("/usr/sbin/nginx");
         if !nginx.exists() {
             bail!("--nginx: /usr/sbin/nginx is not installed");
         }
-        let port = free_port()?;
+        let ports: Vec<u16> = (0..ports.max(1))
+            .map(|_| free_port())
+            .collect::<anyhow::Result<_>>()?;
+        let port = ports[0];
+        let listen: String = ports
+            .iter()
+            .map(|p| format!("    listen 127.0.0.1:{p} backlog=4096;\n"))
+            .collect();
         std::fs::create_dir_all(dir)?;
         let d = dir.display();
         let conf = format!(
@@ -104,7 +117,7 @@ impl Target {
              http {{\n  access_log off;\n  keepalive_requests 1000000;\n\
              client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-             server {{\n    listen 127.0.0.1:{port};\n    location = /ok {{ return 200 \"ok\"; }}\n  }}\n}}\n"
+             server {{\n{listen}    location = /ok {{ return 200 \"ok\"; }}\n  }}\n}}\n"
         );
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf)?;
@@ -124,6 +137,7 @@ impl Target {
             kind: Kind::Nginx,
             child,
             port,
+            ports,
             stdin: None,
             stdout: None,
         };
@@ -156,6 +170,11 @@ impl Target {
     /// `http://127.0.0.1:PORT{path}`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Every port it listens on.
+    pub(crate) fn ports(&self) -> &[u16] {
+        &self.ports
     }
 
     /// Requests served so far (the testkit target only).

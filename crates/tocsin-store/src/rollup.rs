@@ -70,9 +70,21 @@ impl Minute {
 }
 
 /// Open minutes per check.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Aggregator {
     checks: HashMap<String, BTreeMap<i64, Minute>>,
+    /// The earliest open minute (`i64::MAX` when none): asking whether a minute has closed is
+    /// then free, and the walk over every check happens only when one has.
+    oldest: i64,
+}
+
+impl Default for Aggregator {
+    fn default() -> Self {
+        Self {
+            checks: HashMap::new(),
+            oldest: i64::MAX,
+        }
+    }
 }
 
 impl Aggregator {
@@ -82,7 +94,9 @@ impl Aggregator {
             Some(m) => m,
             None => self.checks.entry(check.to_owned()).or_default(),
         };
-        let minute = minutes.entry(minute_of(result.started_at_ms)).or_default();
+        let minute_ms = minute_of(result.started_at_ms);
+        self.oldest = self.oldest.min(minute_ms);
+        let minute = minutes.entry(minute_ms).or_default();
         if result.status == Status::Ok {
             minute.ok = minute.ok.saturating_add(1);
         }
@@ -96,22 +110,29 @@ impl Aggregator {
 
     /// Whether some minute starts before `cutoff_ms`.
     pub(crate) fn has_before(&self, cutoff_ms: i64) -> bool {
-        self.checks
-            .values()
-            .any(|m| m.keys().next().is_some_and(|&k| k < cutoff_ms))
+        self.oldest < cutoff_ms
     }
 
     /// Removes and returns the rollups of the minutes that start before `cutoff_ms`
     /// (`i64::MAX`: all of them).
     pub(crate) fn take_before(&mut self, cutoff_ms: i64) -> Vec<(String, Rollup)> {
         let mut out = Vec::new();
+        if !self.has_before(cutoff_ms) {
+            return out;
+        }
+        let mut oldest = i64::MAX;
         self.checks.retain(|check, minutes| {
-            let later = minutes.split_off(&cutoff_ms);
-            for (minute_ms, minute) in std::mem::replace(minutes, later) {
+            while let Some(first) = minutes.first_entry() {
+                if *first.key() >= cutoff_ms {
+                    oldest = oldest.min(*first.key());
+                    break;
+                }
+                let (minute_ms, minute) = first.remove_entry();
                 out.push((check.clone(), minute.rollup(minute_ms)));
             }
             !minutes.is_empty()
         });
+        self.oldest = oldest;
         out
     }
 
