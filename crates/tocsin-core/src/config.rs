@@ -913,9 +913,13 @@ impl<'a> FileCx<'a> {
             self.error(
                 &format!("{p}.icmp.count"),
                 format!(
-                    "{} requests {} apart, waiting {} for the last reply, need {}: more than the \
+                    "{} {} apart, waiting {} for the last reply, need {}: more than the \
                      check's timeout ({}); send fewer, closer, or raise the timeout",
-                    i.count,
+                    if i.count == 1 {
+                        "1 request".to_owned()
+                    } else {
+                        format!("{} requests", i.count)
+                    },
                     i.packet_interval,
                     i.packet_timeout,
                     Dur(i.run_time()),

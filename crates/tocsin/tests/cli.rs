@@ -458,8 +458,10 @@ fn serve_keeps_state_across_kill_9_and_reloads() {
     assert!(logs.iter().any(|l| l.contains("store flushed")), "{logs:?}");
 }
 
+/// One check of every kind against local targets: each shows up in the API with its kind, on
+/// `/metrics` with a `kind` label (the document passes promtool), and in `tocsin check`.
 #[test]
-fn metrics_pass_promtool() {
+fn every_kind_shows_in_the_api_metrics_and_check() {
     let Ok(promtool) = which("promtool") else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -469,21 +471,107 @@ fn metrics_pass_promtool() {
         return;
     };
     let rt = runtime();
-    let target = rt.block_on(HttpServer::start()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "conf/a.yml",
-        &format!(
-            "checks:\n  - id: web\n    every: 1s\n    timeout: 500ms\n    http: {{ url: \"{}\" }}\n",
-            target.url("/ok")
-        ),
-    );
-    let server = Server::start(&dir.path().join("conf"), &dir.path().join("data"));
-    wait_for(20, "a result", || {
-        (server.check("web")["last_result"]["status"] == "ok").then_some(())
+    let pki = tocsin_testkit::TestPki::new().unwrap();
+    let (web, tls, dns) = rt.block_on(async {
+        (
+            HttpServer::start().await.unwrap(),
+            HttpServer::start_tls(&pki, tocsin_testkit::CertKind::Valid)
+                .await
+                .unwrap(),
+            tocsin_testkit::DnsServer::start("www.example.com. 300 A 192.0.2.10\n")
+                .await
+                .unwrap(),
+        )
     });
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "started\n").unwrap();
+    let web_port = web
+        .url("/")
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let tls_port = tls
+        .url("/")
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let conf = format!(
+        r#"defaults: {{ every: 1s, timeout: 900ms }}
+checks:
+  - id: k-http
+    http: {{ url: "{web}" }}
+  - id: k-tcp
+    tcp: {{ host: 127.0.0.1, port: {web_port} }}
+  - id: k-tls
+    tls: {{ host: 127.0.0.1, port: {tls_port}, server_name: localhost, ca_file: "{ca}" }}
+  - id: k-dns
+    dns: {{ name: www.example.com, type: A, server: "{dns}", expect: {{ answers: [192.0.2.10] }} }}
+  - id: k-icmp
+    icmp: {{ host: 127.0.0.1, count: 1, packet_timeout: 500ms }}
+  - id: k-command
+    command: {{ protocol: exit, run: [/bin/true] }}
+  - id: k-log
+    log: {{ path: "{log}", match: {{ pattern: ERROR }} }}
+  - id: k-process
+    process: {{ cmdline: "." }}
+  - id: k-disk
+    disk: {{ path: / }}
+  - id: k-host-metrics
+    host_metrics: {{}}
+  - id: k-push
+    push: {{ token: 0123456789abcdef, within: 1h }}
+"#,
+        web = web.url("/ok"),
+        ca = pki.ca_file(),
+        dns = dns.addr(),
+        log = log.display(),
+    );
+    write(dir.path(), "conf/all.yml", &conf);
+    let kinds = [
+        ("k-http", "http"),
+        ("k-tcp", "tcp"),
+        ("k-tls", "tls"),
+        ("k-dns", "dns"),
+        ("k-icmp", "icmp"),
+        ("k-command", "command"),
+        ("k-log", "log"),
+        ("k-process", "process"),
+        ("k-disk", "disk"),
+        ("k-host-metrics", "host_metrics"),
+        ("k-push", "push"),
+    ];
+
+    let server = Server::start(&dir.path().join("conf"), &dir.path().join("data"));
+    let (status, body) = request_with(
+        &server.addr,
+        "POST",
+        "/api/v1/push/k-push",
+        "Authorization: Bearer 0123456789abcdef\r\n",
+        "",
+    );
+    assert_eq!(status, 204, "{body}");
+    for (id, kind) in kinds {
+        let check = wait_for(20, &format!("a result of {id}"), || {
+            let c = server.check(id);
+            c["last_result"].is_object().then_some(c)
+        });
+        assert_eq!(check["kind"], kind, "{check}");
+        assert_eq!(check["last_result"]["status"], "ok", "{id}: {check}");
+    }
     let (_, metrics) = request(&server.addr, "GET", "/metrics");
+    for (id, kind) in kinds {
+        assert!(
+            metrics.contains(&format!(
+                "tocsin_check_status{{check=\"{id}\",kind=\"{kind}\"}} 0"
+            )),
+            "{id} missing from /metrics"
+        );
+    }
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -504,6 +592,23 @@ fn metrics_pass_promtool() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // `tocsin check` runs each once; a push check has nothing to run and says so.
+    let out = tocsin()
+        .arg("check")
+        .arg(dir.path().join("conf"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), kinds.len());
+    for (id, kind) in kinds {
+        let row = rows.iter().find(|r| r["id"] == id).unwrap();
+        assert_eq!(row["kind"], kind, "{row}");
+        let want = if kind == "push" { "unknown" } else { "ok" };
+        assert_eq!(row["result"]["status"], want, "{row}");
+    }
 }
 
 fn which(name: &str) -> Result<std::path::PathBuf, ()> {
