@@ -68,7 +68,7 @@ impl Plugin {
     }
 
     fn spec(&self) -> ProbeSpec {
-        ProbeSpec::Command(CommandSpec {
+        ProbeSpec::Command(Box::new(CommandSpec {
             protocol: Protocol::Nagios,
             run: Run::Args(self.argv.clone()),
             shell: false,
@@ -78,7 +78,7 @@ impl Plugin {
             max_output: ByteSize(DEFAULT_MAX_OUTPUT),
             ignore_exit_status: false,
             matches: Vec::new(),
-        })
+        }))
     }
 }
 

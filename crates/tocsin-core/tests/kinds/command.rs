@@ -8,7 +8,7 @@ use crate::common::{assert_error, errors, load};
 fn command(text: &str) -> tocsin_core::kinds::CommandSpec {
     let checks = load(text);
     match &checks[0].probe {
-        ProbeSpec::Command(c) => c.clone(),
+        ProbeSpec::Command(c) => (**c).clone(),
         other => panic!("{other:?}"),
     }
 }

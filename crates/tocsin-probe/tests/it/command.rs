@@ -39,7 +39,7 @@ fn command(yaml: &str) -> ProbeSpec {
     let spec: CommandSpec = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}\n{e}"));
     let errors = spec.validate();
     assert!(errors.is_empty(), "{yaml}\n{errors:?}");
-    ProbeSpec::Command(spec)
+    ProbeSpec::Command(Box::new(spec))
 }
 
 /// A nagios check of `argv` (YAML flow list items).

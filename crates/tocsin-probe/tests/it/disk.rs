@@ -11,7 +11,7 @@ const T: Duration = Duration::from_secs(5);
 
 fn disk(yaml: &str) -> ProbeSpec {
     let spec: DiskSpec = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}\n{e}"));
-    ProbeSpec::Disk(spec)
+    ProbeSpec::Disk(Box::new(spec))
 }
 
 async fn check(path: &std::path::Path, extra: &str) -> CheckResult {

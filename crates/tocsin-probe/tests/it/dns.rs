@@ -37,7 +37,7 @@ async fn server() -> DnsServer {
 fn dns(server: &DnsServer, yaml: &str) -> ProbeSpec {
     let text = format!("server: {}\n{yaml}", server.addr());
     let spec: DnsSpec = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{text}\n{e}"));
-    ProbeSpec::Dns(spec)
+    ProbeSpec::Dns(Box::new(spec))
 }
 
 #[tokio::test]
@@ -337,7 +337,7 @@ async fn nothing_listening_is_a_refusal() {
     let addr = refused_addr().unwrap();
     let spec: DnsSpec =
         serde_saphyr::from_str(&format!("{{name: example.test, server: '{addr}'}}")).unwrap();
-    let (r, took) = run(&ProbeSpec::Dns(spec), T).await;
+    let (r, took) = run(&ProbeSpec::Dns(Box::new(spec)), T).await;
     assert_eq!(r.status, Status::Critical);
     assert_eq!(
         r.message,

@@ -14,7 +14,7 @@ const T: Duration = Duration::from_secs(5);
 fn host(yaml: &str) -> ProbeSpec {
     let spec: HostMetricsSpec =
         serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}\n{e}"));
-    ProbeSpec::HostMetrics(spec)
+    ProbeSpec::HostMetrics(Box::new(spec))
 }
 
 fn assert_sane(r: &CheckResult) {

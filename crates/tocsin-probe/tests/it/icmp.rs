@@ -12,7 +12,7 @@ use crate::common::{env, metric, run};
 
 fn icmp(yaml: &str) -> ProbeSpec {
     let spec: IcmpSpec = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}\n{e}"));
-    ProbeSpec::Icmp(spec)
+    ProbeSpec::Icmp(Box::new(spec))
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ struct Fixture {
 
 fn spec(yaml: &str) -> ProbeSpec {
     let s: LogSpec = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}\n{e}"));
-    ProbeSpec::Log(s)
+    ProbeSpec::Log(Box::new(s))
 }
 
 fn build(spec: &ProbeSpec, state: Option<&Path>) -> Arc<dyn Probe> {

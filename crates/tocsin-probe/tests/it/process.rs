@@ -16,7 +16,7 @@ const T: Duration = Duration::from_secs(5);
 
 fn process(yaml: &str) -> ProbeSpec {
     let spec: ProcessSpec = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}\n{e}"));
-    ProbeSpec::Process(spec)
+    ProbeSpec::Process(Box::new(spec))
 }
 
 async fn check(yaml: &str) -> CheckResult {

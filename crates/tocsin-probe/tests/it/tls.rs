@@ -15,7 +15,7 @@ const MARGIN: Duration = Duration::from_millis(500);
 
 fn tls(yaml: &str) -> ProbeSpec {
     let spec: TlsSpec = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}\n{e}"));
-    ProbeSpec::Tls(spec)
+    ProbeSpec::Tls(Box::new(spec))
 }
 
 /// A check of `127.0.0.1:port` for the name `localhost`, trusting the test CA.
