@@ -65,4 +65,14 @@ pub enum StoreError {
         /// Why.
         source: serde_json::Error,
     },
+    /// A stored alarm, alarm event or outbox row could not be decoded.
+    #[error("stored {what} {row} is not valid: {reason}")]
+    Corrupt {
+        /// `alarm body`, `alarm event`, `delivery`, …
+        what: &'static str,
+        /// Which row: `tenant/id` of an alarm, the id of a delivery.
+        row: String,
+        /// Why.
+        reason: String,
+    },
 }

@@ -1,5 +1,6 @@
-//! Tocsin's store: results, per-minute rollups, per-check state and state changes, kept in SQLite
-//! (the default, one file) or PostgreSQL (clusters), through one code path.
+//! Tocsin's store: results, per-minute rollups, per-check state and state changes, alarms and
+//! the notification outbox, kept in SQLite (the default, one file) or PostgreSQL (clusters),
+//! through one code path.
 //!
 //! - [`Store`] opens a database from a URL, runs the embedded migrations for its dialect and
 //!   offers the reads and writes the engine and the web server need. All SQL is portable (`$N`
@@ -8,6 +9,10 @@
 //! - [`WriteBehind`] is the hot path: a bounded queue that batches writes into transactions,
 //!   coalesces state writes, retries failed batches and maintains the per-minute rollups.
 //! - [`spawn_collector`] deletes what retention drops, in small chunks.
+//! - [`Store::save_alarm_change`] writes an alarm, its new timeline events and its
+//!   notifications (outbox rows) in one transaction; notifier workers read
+//!   [`Store::due_deliveries`] and record outcomes with `mark_delivered` / `mark_failed` /
+//!   `mark_dead`, retrying on the [`backoff`] schedule.
 //!
 //! Architecture invariant: this is the only crate that speaks SQL.
 //!
@@ -24,10 +29,17 @@
 //!   check states never (use [`Store::delete_state`]).
 //! - Rollups are computed by the [`WriteBehind`] from the results pushed through it; results
 //!   written with [`Store::write`] directly do not produce rollups.
+//! - Alarms (`alarms`, `alarm_events`, `alarm_ids`) and the `outbox` come with migration 0002.
+//!   An alarm is opaque JSON plus the columns queries need; ids are per tenant, from a counter
+//!   that never goes back. Closed alarms and their events are kept 30 days, delivered outbox
+//!   rows 7 days, dead letters 30 days after they died; open alarms and pending rows forever
+//!   (see [`Retention`]).
 //! - Paging results with `before_ms` is by start time: results sharing the exact millisecond of
 //!   a page boundary are on the page before it or skipped, never repeated.
 
+mod alarms;
 mod error;
+mod outbox;
 mod retention;
 mod rollup;
 mod sql;
@@ -38,8 +50,13 @@ mod writer;
 use serde::{Deserialize, Serialize};
 use tocsin_core::{CheckResult, Status};
 
+pub use alarms::{AlarmChange, AlarmCursor, AlarmEvent, AlarmFilter, AlarmRow};
 pub use error::StoreError;
-pub use retention::{DEFAULT_KEEP_RESULTS, DEFAULT_KEEP_ROLLUPS, spawn_collector};
+pub use outbox::{Delivery, DeliveryStatus, NewDelivery, OutboxCounts, backoff, idempotency_key};
+pub use retention::{
+    DEFAULT_KEEP_CLOSED_ALARMS, DEFAULT_KEEP_DEAD, DEFAULT_KEEP_DELIVERED, DEFAULT_KEEP_RESULTS,
+    DEFAULT_KEEP_ROLLUPS, Retention, spawn_collector, spawn_collector_with,
+};
 pub use rollup::{merge_rollups, minute_of};
 pub use store::Store;
 pub use url::redact;

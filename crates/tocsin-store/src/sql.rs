@@ -183,6 +183,120 @@ pub(crate) const GC_ROLLUPS: &str = "\
 DELETE FROM rollups_minute WHERE (check_id, minute_ms) IN (
     SELECT check_id, minute_ms FROM rollups_minute WHERE minute_ms < $1 LIMIT $2)";
 
+// Alarms (see `alarms.rs`).
+
+/// Hands out the next alarm id of a tenant (1 for its first alarm).
+pub(crate) const NEXT_ALARM_ID: &str = "\
+INSERT INTO alarm_ids (tenant, last_id) VALUES ($1, 1)
+ON CONFLICT (tenant) DO UPDATE SET last_id = alarm_ids.last_id + 1
+RETURNING last_id";
+
+/// Raises a tenant's counter to an id saved with an alarm, so that an id the store did not hand
+/// out (an import) is never handed out later.
+pub(crate) const RESERVE_ALARM_ID: &str = "\
+INSERT INTO alarm_ids (tenant, last_id) VALUES ($1, $2)
+ON CONFLICT (tenant) DO UPDATE SET last_id = excluded.last_id
+WHERE excluded.last_id > alarm_ids.last_id";
+
+pub(crate) const UPSERT_ALARM: &str = "\
+INSERT INTO alarms (tenant, id, key, open, opened_ms, closed_ms, updated_ms, body)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (tenant, id) DO UPDATE SET key = excluded.key, open = excluded.open,
+    opened_ms = excluded.opened_ms, closed_ms = excluded.closed_ms,
+    updated_ms = excluded.updated_ms, body = excluded.body";
+
+pub(crate) const INSERT_ALARM_EVENT: &str = "\
+INSERT INTO alarm_events (tenant, alarm_id, seq, at_ms, kind, body)
+VALUES ($1, $2, $3, $4, $5, $6)";
+
+pub(crate) const SELECT_ALARM: &str = "\
+SELECT tenant, id, key, open, opened_ms, closed_ms, updated_ms, body FROM alarms
+WHERE tenant = $1 AND id = $2";
+
+pub(crate) const SELECT_OPEN_ALARMS: &str = "\
+SELECT tenant, id, key, open, opened_ms, closed_ms, updated_ms, body FROM alarms
+WHERE open = 1 ORDER BY tenant, id";
+
+pub(crate) const SELECT_OPEN_ALARM_OF_KEY: &str = "\
+SELECT tenant, id, key, open, opened_ms, closed_ms, updated_ms, body FROM alarms
+WHERE tenant = $1 AND key = $2 AND open = 1 ORDER BY id DESC LIMIT 1";
+
+/// `$1` the tenant, or NULL for all; `$2` 1 open, 0 closed, -1 both; `($3, $4, $5)` the cursor
+/// `(opened_ms, tenant, id)` to page before; `$6` the limit.
+pub(crate) const SELECT_ALARMS: &str = "\
+SELECT tenant, id, key, open, opened_ms, closed_ms, updated_ms, body FROM alarms
+WHERE ($1 IS NULL OR tenant = $1) AND ($2 < 0 OR open = $2)
+  AND (opened_ms < $3 OR (opened_ms = $3 AND (tenant < $4 OR (tenant = $4 AND id < $5))))
+ORDER BY opened_ms DESC, tenant DESC, id DESC LIMIT $6";
+
+pub(crate) const SELECT_ALARM_EVENTS: &str = "\
+SELECT seq, at_ms, kind, body FROM alarm_events
+WHERE tenant = $1 AND alarm_id = $2 ORDER BY seq";
+
+/// Deletes a chunk of alarms closed before `$1`; returns their keys so their events go too.
+pub(crate) const GC_ALARMS: &str = "\
+DELETE FROM alarms WHERE (tenant, id) IN (
+    SELECT tenant, id FROM alarms WHERE open = 0 AND closed_ms < $1 LIMIT $2)
+RETURNING tenant, id";
+
+pub(crate) const GC_ALARM_EVENTS: &str =
+    "DELETE FROM alarm_events WHERE tenant = $1 AND alarm_id = $2";
+
+// The outbox (see `outbox.rs`).
+
+/// A second delivery with the same idempotency key is ignored.
+pub(crate) const INSERT_DELIVERY: &str = "\
+INSERT INTO outbox (idempotency_key, tenant, alarm_id, contact, channel, payload, created_ms,
+                    attempts, next_attempt_ms, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7, 'pending')
+ON CONFLICT (idempotency_key) DO NOTHING";
+
+pub(crate) const SELECT_DUE: &str = "\
+SELECT id, idempotency_key, tenant, alarm_id, contact, channel, payload, created_ms, attempts,
+       next_attempt_ms, last_attempt_ms, last_error, status, delivered_ms, dead_ms
+FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1
+ORDER BY next_attempt_ms, id LIMIT $2";
+
+pub(crate) const SELECT_DELIVERY: &str = "\
+SELECT id, idempotency_key, tenant, alarm_id, contact, channel, payload, created_ms, attempts,
+       next_attempt_ms, last_attempt_ms, last_error, status, delivered_ms, dead_ms
+FROM outbox WHERE id = $1";
+
+pub(crate) const SELECT_ALARM_DELIVERIES: &str = "\
+SELECT id, idempotency_key, tenant, alarm_id, contact, channel, payload, created_ms, attempts,
+       next_attempt_ms, last_attempt_ms, last_error, status, delivered_ms, dead_ms
+FROM outbox WHERE tenant = $1 AND alarm_id = $2 ORDER BY id";
+
+pub(crate) const SELECT_DEAD: &str = "\
+SELECT id, idempotency_key, tenant, alarm_id, contact, channel, payload, created_ms, attempts,
+       next_attempt_ms, last_attempt_ms, last_error, status, delivered_ms, dead_ms
+FROM outbox WHERE status = 'dead' ORDER BY dead_ms DESC, id DESC LIMIT $1";
+
+pub(crate) const MARK_DELIVERED: &str = "\
+UPDATE outbox SET status = 'delivered', delivered_ms = $2, last_attempt_ms = $2,
+    attempts = attempts + 1
+WHERE id = $1 AND status = 'pending'";
+
+pub(crate) const MARK_FAILED: &str = "\
+UPDATE outbox SET attempts = attempts + 1, last_attempt_ms = $2, last_error = $3,
+    next_attempt_ms = $4
+WHERE id = $1 AND status = 'pending'";
+
+pub(crate) const MARK_DEAD: &str = "\
+UPDATE outbox SET status = 'dead', dead_ms = $2, last_attempt_ms = $2, last_error = $3,
+    attempts = attempts + 1
+WHERE id = $1 AND status = 'pending'";
+
+pub(crate) const OUTBOX_COUNTS: &str = "SELECT status, COUNT(*) FROM outbox GROUP BY status";
+
+pub(crate) const GC_DELIVERED: &str = "\
+DELETE FROM outbox WHERE id IN (
+    SELECT id FROM outbox WHERE status = 'delivered' AND delivered_ms < $1 LIMIT $2)";
+
+pub(crate) const GC_DEAD: &str = "\
+DELETE FROM outbox WHERE id IN (
+    SELECT id FROM outbox WHERE status = 'dead' AND dead_ms < $1 LIMIT $2)";
+
 #[cfg(test)]
 mod tests {
     use super::*;

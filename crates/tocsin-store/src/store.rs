@@ -12,7 +12,7 @@ use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 use tocsin_core::{CheckResult, Metric, Status, Timings};
 
 use crate::sql::{self, MultiInsert};
-use crate::{Backend, Rollup, StateChange, StoreError, Write, url};
+use crate::{Backend, Retention, Rollup, StateChange, StoreError, Write, url};
 
 type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments>;
 
@@ -24,16 +24,16 @@ const SQLITE_READERS: u32 = 4;
 /// Connections on PostgreSQL.
 const POSTGRES_CONNECTIONS: u32 = 10;
 /// Rows deleted per statement by the garbage collector.
-const GC_CHUNK: i64 = 5_000;
+pub(crate) const GC_CHUNK: i64 = 5_000;
 
 /// The database: a pool for reads and, on SQLite, a separate single-connection pool for writes
 /// (SQLite has one writer at a time; one connection makes that explicit instead of contended).
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    read: AnyPool,
-    write: AnyPool,
-    backend: Backend,
+    pub(crate) read: AnyPool,
+    pub(crate) write: AnyPool,
+    pub(crate) backend: Backend,
     /// The URL with any password redacted.
     url: Arc<str>,
 }
@@ -104,7 +104,7 @@ fn status_of(code: i64) -> Status {
     Status::from_code(code)
 }
 
-fn duration_ms(d: Duration) -> i64 {
+pub(crate) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -203,7 +203,7 @@ impl Store {
         self.read.close().await;
     }
 
-    fn err(&self, op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + use<> {
+    pub(crate) fn err(&self, op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + use<> {
         let backend = self.backend.as_str();
         move |source| StoreError::Query {
             op,
@@ -507,16 +507,36 @@ impl Store {
     }
 
     /// Deletes results that started more than `keep_results` before `now_ms`, and rollups and
-    /// state changes older than `keep_rollups`, a few thousand rows per statement so that no
-    /// statement holds SQLite's write lock for long. Returns the number of rows deleted.
+    /// state changes older than `keep_rollups`, and closed alarms and finished outbox rows after
+    /// the default [`Retention`]; see [`Store::collect_garbage_with`].
     pub async fn collect_garbage(
         &self,
         now_ms: i64,
         keep_results: Duration,
         keep_rollups: Duration,
     ) -> Result<u64, StoreError> {
-        let results_cutoff = now_ms.saturating_sub(duration_ms(keep_results));
-        let rollups_cutoff = now_ms.saturating_sub(duration_ms(keep_rollups));
+        let retention = Retention {
+            keep_results,
+            keep_rollups,
+            ..Retention::default()
+        };
+        self.collect_garbage_with(now_ms, &retention).await
+    }
+
+    /// Deletes what `retention` drops as of `now_ms`: results, rollups and state changes older
+    /// than their keep, alarms closed longer than `keep_closed_alarms` ago (with their events),
+    /// outbox rows delivered longer than `keep_delivered` ago and dead letters older than
+    /// `keep_dead`. A few thousand rows per statement, so that no statement holds SQLite's write
+    /// lock for long. Open alarms and pending deliveries are never deleted. Returns the number of
+    /// rows deleted.
+    pub async fn collect_garbage_with(
+        &self,
+        now_ms: i64,
+        retention: &Retention,
+    ) -> Result<u64, StoreError> {
+        let cutoff_of = |keep| now_ms.saturating_sub(duration_ms(keep));
+        let results_cutoff = cutoff_of(retention.keep_results);
+        let rollups_cutoff = cutoff_of(retention.keep_rollups);
         let mut deleted = 0;
         for (stmt, cutoff, op) in [
             (sql::GC_RESULTS, results_cutoff, "delete old results"),
@@ -539,6 +559,15 @@ impl Store {
                 tokio::task::yield_now().await;
             }
         }
+        deleted += self
+            .collect_alarms(cutoff_of(retention.keep_closed_alarms))
+            .await?;
+        deleted += self
+            .collect_outbox(
+                cutoff_of(retention.keep_delivered),
+                cutoff_of(retention.keep_dead),
+            )
+            .await?;
         Ok(deleted)
     }
 }

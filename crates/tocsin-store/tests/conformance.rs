@@ -14,7 +14,9 @@ use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 use tempfile::TempDir;
 use tocsin_core::{CheckResult, Metric, Status, Timings};
 use tocsin_store::{
-    Backend, Rollup, StateChange, Store, StoreError, Write, WriteBehind, minute_of, spawn_collector,
+    AlarmChange, AlarmEvent, AlarmFilter, AlarmRow, Backend, DeliveryStatus, NewDelivery,
+    OutboxCounts, Retention, Rollup, StateChange, Store, StoreError, Write, WriteBehind,
+    idempotency_key, minute_of, spawn_collector, spawn_collector_with,
 };
 
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -157,6 +159,15 @@ conformance!(
     write_behind_after_close,
     write_behind_closes_old_minutes_by_itself,
     collector_runs_periodically,
+    alarm_ids_are_short_increasing_and_never_reused,
+    alarm_change_is_all_or_nothing,
+    alarms_round_trip_and_list,
+    outbox_ignores_a_repeated_idempotency_key,
+    due_deliveries_oldest_first,
+    outbox_transitions_and_counts,
+    alarm_and_outbox_retention,
+    collector_collects_alarms_and_outbox,
+    outbox_survives_a_restart,
 );
 
 fn now_ms() -> i64 {
@@ -837,5 +848,720 @@ async fn collector_runs_periodically(db: Arc<Db>) {
         store.results("g", None, 10).await.unwrap()[0].message,
         "new"
     );
+    store.close().await;
+}
+
+// Alarms and the outbox.
+
+const DAY: i64 = 24 * 3600 * 1000;
+
+fn alarm(tenant: &str, id: i64, key: &str, opened_ms: i64, closed_ms: Option<i64>) -> AlarmRow {
+    AlarmRow {
+        tenant: tenant.to_owned(),
+        id,
+        key: key.to_owned(),
+        open: closed_ms.is_none(),
+        opened_ms,
+        closed_ms,
+        updated_ms: closed_ms.unwrap_or(opened_ms),
+        body: json!({"key": key, "faults": [{"check": "web", "status": 2}], "note": "ünï ✓"}),
+    }
+}
+
+fn event(seq: i64, at_ms: i64, kind: &str) -> AlarmEvent {
+    AlarmEvent {
+        seq,
+        at_ms,
+        kind: kind.to_owned(),
+        body: json!({"seq": seq}),
+    }
+}
+
+fn note(a: &AlarmRow, seq: i64, contact: &str, created_ms: i64) -> NewDelivery {
+    NewDelivery {
+        idempotency_key: idempotency_key(&a.tenant, a.id, seq, contact),
+        contact: contact.to_owned(),
+        channel: "webhook".to_owned(),
+        payload: json!({"alarm": a.id, "seq": seq, "text": "web is down"}),
+        created_ms,
+    }
+}
+
+fn change(
+    alarm: AlarmRow,
+    events: Vec<AlarmEvent>,
+    notifications: Vec<NewDelivery>,
+) -> AlarmChange {
+    AlarmChange {
+        alarm,
+        events,
+        notifications,
+    }
+}
+
+/// Opens an alarm for `key` with one event and one notification to `ops`; returns it.
+async fn open_alarm(store: &Store, tenant: &str, key: &str, at: i64) -> AlarmRow {
+    let id = store.next_alarm_id(tenant).await.unwrap();
+    let a = alarm(tenant, id, key, at, None);
+    let n = note(&a, 1, "ops", at);
+    store
+        .save_alarm_change(&change(a.clone(), vec![event(1, at, "opened")], vec![n]))
+        .await
+        .unwrap();
+    a
+}
+
+async fn alarm_ids_are_short_increasing_and_never_reused(db: Arc<Db>) {
+    let store = db.open().await;
+    let now = now_ms();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(store.next_alarm_id("acme").await.unwrap());
+    }
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
+    // Per tenant: another tenant (and the operator, tenant "") start at 1.
+    assert_eq!(store.next_alarm_id("globex").await.unwrap(), 1);
+    assert_eq!(store.next_alarm_id("").await.unwrap(), 1);
+
+    // Concurrent allocations never hand out one id twice.
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.next_alarm_id("acme").await.unwrap() })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap());
+    }
+    got.sort_unstable();
+    assert_eq!(got, (6..26).collect::<Vec<_>>());
+
+    // Saving an alarm with an id the counter has not reached raises the counter.
+    store
+        .save_alarm_change(&change(
+            alarm("acme", 100, "check:web", now, None),
+            vec![],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.next_alarm_id("acme").await.unwrap(), 101);
+    // A lower id saved later does not lower it.
+    store
+        .save_alarm_change(&change(
+            alarm("acme", 50, "check:db", now, None),
+            vec![],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.next_alarm_id("acme").await.unwrap(), 102);
+
+    // Deleting alarms (retention) does not make their ids available again.
+    let closed = alarm(
+        "globex",
+        2,
+        "check:old",
+        now - 40 * DAY,
+        Some(now - 31 * DAY),
+    );
+    store
+        .save_alarm_change(&change(closed, vec![], vec![]))
+        .await
+        .unwrap();
+    store
+        .collect_garbage_with(now, &Retention::default())
+        .await
+        .unwrap();
+    assert_eq!(store.alarm("globex", 2).await.unwrap(), None);
+    assert_eq!(store.next_alarm_id("globex").await.unwrap(), 3);
+    store.close().await;
+
+    // Nor does a restart.
+    let store = db.open().await;
+    assert_eq!(store.next_alarm_id("acme").await.unwrap(), 103);
+    store.close().await;
+}
+
+async fn alarm_change_is_all_or_nothing(db: Arc<Db>) {
+    let store = db.open().await;
+    let now = now_ms();
+    let a = open_alarm(&store, "acme", "check:web", now).await;
+
+    // A change that fails inside the transaction (an event with a seq the alarm already has,
+    // written after the alarm update and the outbox rows) leaves nothing behind.
+    let mut updated = a.clone();
+    updated.body = json!({"changed": true});
+    updated.updated_ms = now + 1;
+    let failing = change(
+        updated.clone(),
+        vec![event(2, now + 1, "fault"), event(1, now + 1, "duplicate")],
+        vec![note(&a, 2, "ops", now + 1), note(&a, 2, "oncall", now + 1)],
+    );
+    let err = store.save_alarm_change(&failing).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Query {
+                op: "append an alarm event",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(store.alarm("acme", a.id).await.unwrap(), Some(a.clone()));
+    let events = store.alarm_events("acme", a.id).await.unwrap();
+    assert_eq!(events, vec![event(1, now, "opened")]);
+    let deliveries = store.alarm_deliveries("acme", a.id).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(
+        deliveries[0].idempotency_key,
+        idempotency_key("acme", a.id, 1, "ops")
+    );
+
+    // A new alarm whose change fails is not there at all.
+    let id = store.next_alarm_id("acme").await.unwrap();
+    let b = alarm("acme", id, "check:db", now, None);
+    let failing = change(
+        b.clone(),
+        vec![event(1, now, "opened"), event(1, now, "again")],
+        vec![note(&b, 1, "ops", now)],
+    );
+    assert!(store.save_alarm_change(&failing).await.is_err());
+    assert_eq!(store.alarm("acme", id).await.unwrap(), None);
+    assert!(store.alarm_events("acme", id).await.unwrap().is_empty());
+    assert!(store.alarm_deliveries("acme", id).await.unwrap().is_empty());
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
+
+    // The store is usable after the failed transactions, and the corrected change goes in whole.
+    let ok = change(
+        updated.clone(),
+        vec![event(2, now + 1, "fault")],
+        vec![note(&a, 2, "ops", now + 1), note(&a, 2, "oncall", now + 1)],
+    );
+    assert_eq!(store.save_alarm_change(&ok).await.unwrap(), 2);
+    assert_eq!(store.alarm("acme", a.id).await.unwrap(), Some(updated));
+    assert_eq!(store.alarm_events("acme", a.id).await.unwrap().len(), 2);
+    assert_eq!(store.alarm_deliveries("acme", a.id).await.unwrap().len(), 3);
+    store.close().await;
+}
+
+async fn alarms_round_trip_and_list(db: Arc<Db>) {
+    let store = db.open().await;
+    let t0 = 1_700_000_000_000;
+    // acme: 1 open (web), 2 closed (db), 3 open (group shop); globex: 1 open; operator: 1 closed.
+    let web = open_alarm(&store, "acme", "check:web", t0).await;
+    let db_id = store.next_alarm_id("acme").await.unwrap();
+    let mut dba = alarm("acme", db_id, "check:db", t0 + 10, None);
+    store
+        .save_alarm_change(&change(
+            dba.clone(),
+            vec![event(1, t0 + 10, "opened")],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    // Close it: the same row is replaced, events append.
+    dba.open = false;
+    dba.closed_ms = Some(t0 + 20);
+    dba.updated_ms = t0 + 20;
+    dba.body = json!({"closed_by": "recovery"});
+    store
+        .save_alarm_change(&change(
+            dba.clone(),
+            vec![event(2, t0 + 20, "closed")],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    let shop = open_alarm(&store, "acme", "group:shop", t0 + 30).await;
+    let other = open_alarm(&store, "globex", "check:web", t0 + 30).await;
+    let op_id = store.next_alarm_id("").await.unwrap();
+    let op = alarm("", op_id, "check:disk", t0 + 5, Some(t0 + 6));
+    store
+        .save_alarm_change(&change(op.clone(), vec![], vec![]))
+        .await
+        .unwrap();
+
+    assert_eq!(store.alarm("acme", db_id).await.unwrap(), Some(dba.clone()));
+    assert_eq!(store.alarm("acme", 99).await.unwrap(), None);
+    // Tenant scoping: globex's alarm 1 is not acme's alarm 1.
+    assert_eq!(store.alarm("globex", 1).await.unwrap(), Some(other.clone()));
+    assert_eq!(store.alarm("acme", 1).await.unwrap(), Some(web.clone()));
+    assert_eq!(
+        store.alarm_events("acme", db_id).await.unwrap(),
+        vec![event(1, t0 + 10, "opened"), event(2, t0 + 20, "closed")]
+    );
+
+    assert_eq!(
+        store.open_alarms().await.unwrap(),
+        vec![web.clone(), shop.clone(), other.clone()]
+    );
+    assert_eq!(
+        store.open_alarm("acme", "check:web").await.unwrap(),
+        Some(web.clone())
+    );
+    assert_eq!(store.open_alarm("acme", "check:db").await.unwrap(), None);
+    assert_eq!(
+        store.open_alarm("globex", "group:shop").await.unwrap(),
+        None
+    );
+
+    let ids = |v: Vec<AlarmRow>| v.into_iter().map(|a| (a.tenant, a.id)).collect::<Vec<_>>();
+    let all = store
+        .alarms(None, AlarmFilter::All, None, 100)
+        .await
+        .unwrap();
+    // Newest opened first; ties by tenant then id, descending.
+    assert_eq!(
+        ids(all.clone()),
+        [
+            ("globex".to_owned(), other.id),
+            ("acme".to_owned(), shop.id),
+            ("acme".to_owned(), db_id),
+            ("".to_owned(), op_id),
+            ("acme".to_owned(), web.id),
+        ]
+    );
+    assert_eq!(
+        ids(store
+            .alarms(Some("acme"), AlarmFilter::Open, None, 100)
+            .await
+            .unwrap()),
+        [("acme".to_owned(), shop.id), ("acme".to_owned(), web.id)]
+    );
+    assert_eq!(
+        ids(store
+            .alarms(None, AlarmFilter::Closed, None, 100)
+            .await
+            .unwrap()),
+        [("acme".to_owned(), db_id), ("".to_owned(), op_id)]
+    );
+    assert_eq!(
+        ids(store
+            .alarms(Some(""), AlarmFilter::All, None, 100)
+            .await
+            .unwrap()),
+        [("".to_owned(), op_id)]
+    );
+    // Paging by cursor, two at a time, visits every alarm once, in order, across the tie.
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .alarms(None, AlarmFilter::All, cursor.as_ref(), 2)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.cursor());
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    store.close().await;
+}
+
+async fn outbox_ignores_a_repeated_idempotency_key(db: Arc<Db>) {
+    let store = db.open().await;
+    let now = now_ms();
+    let a = open_alarm(&store, "acme", "check:web", now).await;
+    // The same notification again (a retried save), with a new one beside it.
+    let mut again = note(&a, 1, "ops", now + 5);
+    again.payload = json!({"different": true});
+    let added = store
+        .save_alarm_change(&change(
+            a.clone(),
+            vec![],
+            vec![again, note(&a, 1, "oncall", now + 5)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(added, 1);
+    let deliveries = store.alarm_deliveries("acme", a.id).await.unwrap();
+    assert_eq!(deliveries.len(), 2);
+    // The first row is untouched.
+    assert_eq!(deliveries[0].contact, "ops");
+    assert_eq!(deliveries[0].created_ms, now);
+    assert_eq!(deliveries[0].payload["text"], "web is down");
+    assert_eq!(deliveries[1].contact, "oncall");
+    // Even once delivered, the key stays taken.
+    assert!(
+        store
+            .mark_delivered(deliveries[0].id, now + 6)
+            .await
+            .unwrap()
+    );
+    let added = store
+        .save_alarm_change(&change(
+            a.clone(),
+            vec![],
+            vec![note(&a, 1, "ops", now + 7)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(added, 0);
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        OutboxCounts {
+            pending: 1,
+            delivered: 1,
+            dead: 0
+        }
+    );
+    store.close().await;
+}
+
+async fn due_deliveries_oldest_first(db: Arc<Db>) {
+    let store = db.open().await;
+    let t0 = 1_700_000_000_000;
+    let a = open_alarm(&store, "acme", "check:web", t0).await; // ops due at t0
+    store
+        .save_alarm_change(&change(
+            a.clone(),
+            vec![],
+            vec![
+                note(&a, 2, "late", t0 + 100),
+                note(&a, 2, "early", t0 - 100),
+                note(&a, 2, "same", t0),
+            ],
+        ))
+        .await
+        .unwrap();
+    let due = |now, limit| {
+        let store = store.clone();
+        async move {
+            store
+                .due_deliveries(now, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.contact)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(due(t0 - 101, 10).await.is_empty());
+    assert_eq!(due(t0 - 100, 10).await, ["early"]);
+    // Same due time: queueing order.
+    assert_eq!(due(t0, 10).await, ["early", "ops", "same"]);
+    assert_eq!(due(t0 + 100, 10).await, ["early", "ops", "same", "late"]);
+    assert_eq!(due(t0 + 100, 2).await, ["early", "ops"]);
+
+    // A failed attempt moves a row to its next attempt time.
+    let early = store.due_deliveries(t0, 1).await.unwrap().remove(0);
+    assert_eq!(early.status, DeliveryStatus::Pending);
+    assert_eq!(early.attempts, 0);
+    assert_eq!(early.next_attempt_ms, t0 - 100);
+    assert!(
+        store
+            .mark_failed(early.id, t0, "connection refused", t0 + 50)
+            .await
+            .unwrap()
+    );
+    assert_eq!(due(t0, 10).await, ["ops", "same"]);
+    assert_eq!(due(t0 + 100, 10).await, ["ops", "same", "early", "late"]);
+    // Delivered and dead rows are never due.
+    let rows = store.due_deliveries(t0, 10).await.unwrap();
+    assert!(store.mark_delivered(rows[0].id, t0).await.unwrap());
+    assert!(store.mark_dead(rows[1].id, t0, "gone").await.unwrap());
+    assert_eq!(due(i64::MAX, 10).await, ["early", "late"]);
+    store.close().await;
+}
+
+async fn outbox_transitions_and_counts(db: Arc<Db>) {
+    let store = db.open().await;
+    let t0 = 1_700_000_000_000;
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        OutboxCounts::default()
+    );
+    let a = open_alarm(&store, "acme", "check:web", t0).await;
+    store
+        .save_alarm_change(&change(
+            a.clone(),
+            vec![],
+            vec![note(&a, 1, "b", t0), note(&a, 1, "c", t0)],
+        ))
+        .await
+        .unwrap();
+    let rows = store.alarm_deliveries("acme", a.id).await.unwrap();
+    let [d1, d2, d3] = [rows[0].id, rows[1].id, rows[2].id];
+    let fresh = &rows[0];
+    assert_eq!(fresh.tenant, "acme");
+    assert_eq!(fresh.alarm_id, a.id);
+    assert_eq!(fresh.channel, "webhook");
+    assert_eq!(fresh.attempts, 0);
+    assert_eq!(fresh.next_attempt_ms, t0);
+    assert_eq!(fresh.last_attempt_ms, None);
+    assert_eq!(fresh.last_error, None);
+    assert_eq!(fresh.delivered_ms, None);
+    assert_eq!(fresh.dead_ms, None);
+
+    // d1: fails twice, then is delivered.
+    assert!(
+        store
+            .mark_failed(d1, t0 + 1, "HTTP 502", t0 + 10)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_failed(d1, t0 + 10, "timeout", t0 + 30)
+            .await
+            .unwrap()
+    );
+    let d = store.delivery(d1).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            d.attempts,
+            d.last_attempt_ms,
+            d.last_error.as_deref(),
+            d.next_attempt_ms
+        ),
+        (2, Some(t0 + 10), Some("timeout"), t0 + 30)
+    );
+    assert!(store.mark_delivered(d1, t0 + 30).await.unwrap());
+    let d = store.delivery(d1).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Delivered);
+    assert_eq!(d.attempts, 3);
+    assert_eq!(d.delivered_ms, Some(t0 + 30));
+    // Delivered is final.
+    assert!(
+        !store
+            .mark_failed(d1, t0 + 31, "late", t0 + 40)
+            .await
+            .unwrap()
+    );
+    assert!(!store.mark_dead(d1, t0 + 31, "late").await.unwrap());
+    assert!(!store.mark_delivered(d1, t0 + 31).await.unwrap());
+    assert_eq!(store.delivery(d1).await.unwrap().unwrap(), d);
+
+    // d2: fails, then is given up on.
+    assert!(
+        store
+            .mark_failed(d2, t0 + 1, "HTTP 500", t0 + 10)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_dead(d2, t0 + 10, "HTTP 500 for 24 h")
+            .await
+            .unwrap()
+    );
+    let d = store.delivery(d2).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Dead);
+    assert_eq!(d.attempts, 2);
+    assert_eq!(d.dead_ms, Some(t0 + 10));
+    assert_eq!(d.last_error.as_deref(), Some("HTTP 500 for 24 h"));
+    // Dead is final.
+    assert!(!store.mark_delivered(d2, t0 + 11).await.unwrap());
+    assert!(!store.mark_failed(d2, t0 + 11, "x", t0 + 20).await.unwrap());
+    // Unknown ids change nothing.
+    assert!(!store.mark_delivered(-1, t0).await.unwrap());
+    assert_eq!(store.delivery(-1).await.unwrap(), None);
+
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        OutboxCounts {
+            pending: 1,
+            delivered: 1,
+            dead: 1
+        }
+    );
+    // d3 dies later: dead letters, most recent first, limited.
+    assert!(
+        store
+            .mark_dead(d3, t0 + 20, "contact deleted")
+            .await
+            .unwrap()
+    );
+    let dead = store.dead_letters(10).await.unwrap();
+    assert_eq!(dead.iter().map(|d| d.id).collect::<Vec<_>>(), [d3, d2]);
+    assert_eq!(store.dead_letters(1).await.unwrap().len(), 1);
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        OutboxCounts {
+            pending: 0,
+            delivered: 1,
+            dead: 2
+        }
+    );
+    store.close().await;
+}
+
+async fn alarm_and_outbox_retention(db: Arc<Db>) {
+    let store = db.open().await;
+    let now = now_ms();
+    let retention = Retention::default();
+    // Closed 31 days ago (goes, with its 2 events), closed 29 days ago (stays), opened 60 days
+    // ago and still open (stays).
+    let old = alarm("acme", 1, "check:old", now - 40 * DAY, Some(now - 31 * DAY));
+    let recent = alarm(
+        "acme",
+        2,
+        "check:recent",
+        now - 40 * DAY,
+        Some(now - 29 * DAY),
+    );
+    let open = alarm("acme", 3, "check:open", now - 60 * DAY, None);
+    for a in [&old, &recent, &open] {
+        store
+            .save_alarm_change(&change(
+                a.clone(),
+                vec![event(1, a.opened_ms, "opened"), event(2, a.updated_ms, "x")],
+                vec![
+                    note(a, 1, "delivered-old", a.opened_ms),
+                    note(a, 1, "delivered-new", a.opened_ms),
+                    note(a, 1, "dead-old", a.opened_ms),
+                    note(a, 1, "dead-new", a.opened_ms),
+                    note(a, 1, "pending", a.opened_ms),
+                ],
+            ))
+            .await
+            .unwrap();
+        for d in store.alarm_deliveries("acme", a.id).await.unwrap() {
+            match d.contact.as_str() {
+                "delivered-old" => store.mark_delivered(d.id, now - 8 * DAY).await,
+                "delivered-new" => store.mark_delivered(d.id, now - 6 * DAY).await,
+                "dead-old" => store.mark_dead(d.id, now - 31 * DAY, "x").await,
+                "dead-new" => store.mark_dead(d.id, now - 29 * DAY, "x").await,
+                _ => Ok(true),
+            }
+            .unwrap();
+        }
+    }
+    let deleted = store.collect_garbage_with(now, &retention).await.unwrap();
+    // 1 alarm + 2 events, and per alarm 1 old delivered + 1 old dead row.
+    assert_eq!(deleted, 1 + 2 + 3 * 2);
+    assert_eq!(store.alarm("acme", 1).await.unwrap(), None);
+    assert!(store.alarm_events("acme", 1).await.unwrap().is_empty());
+    assert_eq!(store.alarm("acme", 2).await.unwrap(), Some(recent));
+    assert_eq!(store.alarm_events("acme", 2).await.unwrap().len(), 2);
+    assert_eq!(store.alarm("acme", 3).await.unwrap(), Some(open));
+    // Outbox rows follow their own clocks, not their alarm's: the deleted alarm's pending, new
+    // delivered and new dead rows are still there.
+    for id in 1..=3 {
+        let left: Vec<String> = store
+            .alarm_deliveries("acme", id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.contact)
+            .collect();
+        assert_eq!(left, ["delivered-new", "dead-new", "pending"], "alarm {id}");
+    }
+    assert_eq!(
+        store.collect_garbage_with(now, &retention).await.unwrap(),
+        0
+    );
+
+    // The old two-duration entry point applies the same alarm and outbox defaults.
+    assert_eq!(
+        store
+            .collect_garbage(
+                now + 2 * DAY,
+                retention.keep_results,
+                retention.keep_rollups
+            )
+            .await
+            .unwrap(),
+        // alarm 2 (closed 31 days ago by then) + its 2 events; 3 rows delivered 8 days ago;
+        // 3 dead letters 31 days old.
+        1 + 2 + 3 + 3
+    );
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        OutboxCounts {
+            pending: 3,
+            delivered: 0,
+            dead: 0
+        }
+    );
+    store.close().await;
+}
+
+async fn collector_collects_alarms_and_outbox(db: Arc<Db>) {
+    let store = db.open().await;
+    let now = now_ms();
+    let a = alarm(
+        "acme",
+        1,
+        "check:web",
+        now - 3_600_000,
+        Some(now - 3_000_000),
+    );
+    store
+        .save_alarm_change(&change(
+            a.clone(),
+            vec![event(1, a.opened_ms, "opened")],
+            vec![note(&a, 1, "ops", a.opened_ms)],
+        ))
+        .await
+        .unwrap();
+    let d = store.alarm_deliveries("acme", 1).await.unwrap()[0].id;
+    store.mark_delivered(d, now - 3_000_000).await.unwrap();
+    let retention = Retention {
+        keep_closed_alarms: Duration::from_secs(60),
+        keep_delivered: Duration::from_secs(60),
+        ..Retention::default()
+    };
+    let collector = spawn_collector_with(store.clone(), retention, Duration::from_millis(20));
+    eventually(
+        "the collector to delete the closed alarm and its delivery",
+        || {
+            let store = store.clone();
+            async move {
+                store.alarm("acme", 1).await.unwrap().is_none()
+                    && store.outbox_counts().await.unwrap() == OutboxCounts::default()
+            }
+        },
+    )
+    .await;
+    collector.abort();
+    assert!(store.alarm_events("acme", 1).await.unwrap().is_empty());
+    store.close().await;
+}
+
+async fn outbox_survives_a_restart(db: Arc<Db>) {
+    let store = db.open().await;
+    let now = now_ms();
+    let a = open_alarm(&store, "acme", "check:web", now).await;
+    store
+        .save_alarm_change(&change(
+            a.clone(),
+            vec![event(2, now, "fault")],
+            vec![note(&a, 2, "ops", now), note(&a, 2, "oncall", now)],
+        ))
+        .await
+        .unwrap();
+    let rows = store.due_deliveries(now, 10).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    store.mark_delivered(rows[0].id, now).await.unwrap();
+    store
+        .mark_failed(rows[1].id, now, "refused", now + 1_000)
+        .await
+        .unwrap();
+    store.close().await;
+
+    // "Restart": a new store on the same file or schema.
+    let store = db.open().await;
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        OutboxCounts {
+            pending: 2,
+            delivered: 1,
+            dead: 0
+        }
+    );
+    let due = store.due_deliveries(now + 1_000, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|d| d.id).collect::<Vec<_>>(),
+        [rows[2].id, rows[1].id]
+    );
+    assert_eq!(due[1].attempts, 1);
+    assert_eq!(due[1].last_error.as_deref(), Some("refused"));
+    assert_eq!(store.open_alarms().await.unwrap(), vec![a.clone()]);
+    assert_eq!(store.alarm_events("acme", a.id).await.unwrap().len(), 2);
+    assert_eq!(store.next_alarm_id("acme").await.unwrap(), a.id + 1);
     store.close().await;
 }
