@@ -61,6 +61,13 @@ impl Serialize for CheckId {
     }
 }
 
+impl<'de> Deserialize<'de> for CheckId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A secret (password, token): never shown in `Debug`, logs or serialised output.
 #[derive(Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(transparent)]
@@ -215,9 +222,13 @@ pub struct CheckDef {
     /// A dead-man check fed through the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<PushSpec>,
-    /// When a bad result becomes a hard state, and flap detection.
+    /// When a bad result becomes a hard state, flap detection, and who is told.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<AlertDef>,
+    /// Ids of the checks this one depends on: while one of them is hard bad, this check's
+    /// alarm is held back ("parent X is down") and nobody is paged for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Spanned<String>>,
 }
 
 /// `defaults:` of a file: apply to the checks of that file.
@@ -257,6 +268,19 @@ pub struct AlertDef {
     /// Flap detection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flapping: Option<FlapDef>,
+    /// Ids of the contacts told about this check's alarms. A check's list replaces the one of
+    /// `defaults.alert` (it is not appended); `notify: []` tells nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Vec<Spanned<String>>>,
+    /// Notify again this often while the alarm is open and not acknowledged (at least 1m;
+    /// default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renotify: Option<Dur>,
+    /// At most this many notifications about trouble per alarm, then one final "further
+    /// notifications suppressed" message (at least 1; default: no limit). Recoveries are
+    /// always sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_notifications: Option<u32>,
 }
 
 /// `alert.flapping:` as written.
@@ -290,6 +314,9 @@ impl AlertDef {
             recoveries: self.recoveries.or(base.recoveries),
             within: self.within.or(base.within),
             flapping: flap,
+            notify: self.notify.clone().or_else(|| base.notify.clone()),
+            renotify: self.renotify.or(base.renotify),
+            max_notifications: self.max_notifications.or(base.max_notifications),
         }
     }
 
@@ -305,6 +332,18 @@ impl AlertDef {
                 high: f.high.unwrap_or(30.0),
                 low: f.low.unwrap_or(25.0),
             },
+            notify: self
+                .notify
+                .iter()
+                .flatten()
+                .fold(Vec::new(), |mut v: Vec<String>, c| {
+                    if !v.contains(&c.value) {
+                        v.push(c.value.clone());
+                    }
+                    v
+                }),
+            renotify: self.renotify.map(Dur::get),
+            max_notifications: self.max_notifications,
         }
     }
 }
@@ -324,6 +363,18 @@ pub struct AlertPolicy {
     pub within: Option<Duration>,
     /// Flap detection.
     pub flap: FlapPolicy,
+    /// Contact ids told about the check's alarms (a group's alarm tells the group's contacts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+    /// Re-notify this often while an alarm is open and not acknowledged.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_opt_dur"
+    )]
+    pub renotify: Option<Duration>,
+    /// Cut-off: at most this many notifications about trouble per alarm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_notifications: Option<u32>,
 }
 
 impl Default for AlertPolicy {
@@ -832,6 +883,9 @@ pub struct CheckSpec {
     pub probe: ProbeSpec,
     /// State policy.
     pub alert: AlertPolicy,
+    /// The checks it depends on (their alarms hold this one's back while they are hard bad).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<CheckId>,
     /// Where it was defined.
     pub origin: Origin,
 }

@@ -34,6 +34,8 @@ pub const DEFAULT_EVERY: Duration = Duration::from_secs(60);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The shortest interval accepted.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest `alert.renotify` accepted.
+pub const MIN_RENOTIFY: Duration = Duration::from_secs(60);
 /// Files larger than this are refused.
 pub const MAX_FILE_SIZE: u64 = 16 << 20;
 
@@ -278,6 +280,13 @@ impl ConfigSet {
                 if maints.insert(m.id.clone()) {
                     cat.maintenances.push(Arc::clone(m));
                 }
+            }
+        }
+        for c in &mut cat.checks {
+            if c.depends_on.iter().any(|d| !checks.contains(d)) {
+                let mut fixed = CheckSpec::clone(c);
+                fixed.depends_on.retain(|d| checks.contains(d));
+                *c = Arc::new(fixed);
             }
         }
         for g in &mut cat.groups {
@@ -736,10 +745,10 @@ impl<'a> FileCx<'a> {
     }
 
     fn validate(mut self, def: FileDef) -> Result<ParsedFile, Vec<ConfigError>> {
-        let defaults = self.defaults(def.defaults.as_ref());
         let mut out = ParsedFile::default();
+        let defaults = self.defaults(def.defaults.as_ref(), &mut out.references);
         for (i, c) in def.checks.iter().flatten().enumerate() {
-            if let Some(spec) = self.check(i, c, &defaults) {
+            if let Some(spec) = self.check(i, c, &defaults, &mut out.references) {
                 out.checks.push(Arc::new(spec));
             }
         }
@@ -767,7 +776,11 @@ impl<'a> FileCx<'a> {
 
     // -- defaults and checks -------------------------------------------------------------------
 
-    fn defaults(&mut self, d: Option<&Spanned<Defaults>>) -> FileDefaults {
+    fn defaults(
+        &mut self,
+        d: Option<&Spanned<Defaults>>,
+        refs: &mut Vec<Reference>,
+    ) -> FileDefaults {
         let empty = Defaults::default();
         let d = d.map_or(&empty, |d| &d.value);
         let mut every = Some(DEFAULT_EVERY);
@@ -811,7 +824,7 @@ impl<'a> FileCx<'a> {
             timezone_ok = false;
         }
         let alert = d.alert.clone().unwrap_or_default();
-        let mut alert_ok = self.alert_fields(&alert, "defaults.alert");
+        let mut alert_ok = self.alert_fields(&alert, "defaults.alert", refs);
         if alert_ok {
             let flap = alert.resolve().flap;
             if flap.low > flap.high {
@@ -834,9 +847,27 @@ impl<'a> FileCx<'a> {
         }
     }
 
-    /// Range checks of one `alert:` as written; true if they all pass.
-    fn alert_fields(&mut self, a: &AlertDef, prefix: &str) -> bool {
+    /// Range checks of one `alert:` as written, recording its contact references; true if
+    /// they all pass.
+    fn alert_fields(&mut self, a: &AlertDef, prefix: &str, refs: &mut Vec<Reference>) -> bool {
         let before = self.errors.len();
+        if let Some(notify) = &a.notify {
+            self.references(&format!("{prefix}.notify"), RefKind::Contact, notify, refs);
+        }
+        if let Some(r) = a.renotify
+            && r.get() < MIN_RENOTIFY
+        {
+            self.error(
+                &format!("{prefix}.renotify"),
+                format!("must be at least 1m (got {r})"),
+            );
+        }
+        if a.max_notifications == Some(0) {
+            self.error(
+                &format!("{prefix}.max_notifications"),
+                "must be at least 1 (leave it out for no limit)",
+            );
+        }
         if a.failures == Some(0) {
             self.error(&format!("{prefix}.failures"), "must be at least 1");
         }
@@ -861,7 +892,13 @@ impl<'a> FileCx<'a> {
         self.errors.len() == before
     }
 
-    fn check(&mut self, i: usize, c: &Spanned<CheckDef>, d: &FileDefaults) -> Option<CheckSpec> {
+    fn check(
+        &mut self,
+        i: usize,
+        c: &Spanned<CheckDef>,
+        d: &FileDefaults,
+        refs: &mut Vec<Reference>,
+    ) -> Option<CheckSpec> {
         let p = format!("checks[{i}]");
         let def = &c.value;
         let before = self.errors.len();
@@ -931,7 +968,7 @@ impl<'a> FileCx<'a> {
         let own_alert_ok = def
             .alert
             .as_ref()
-            .is_none_or(|a| self.alert_fields(a, &format!("{p}.alert")));
+            .is_none_or(|a| self.alert_fields(a, &format!("{p}.alert"), refs));
         let alert = def
             .alert
             .clone()
@@ -945,6 +982,25 @@ impl<'a> FileCx<'a> {
                     "low ({}) must not be above high ({}) (defaults.alert applied)",
                     alert.flap.low, alert.flap.high
                 ),
+            );
+        }
+
+        let depends_on = self.references(
+            &format!("{p}.depends_on"),
+            RefKind::Check,
+            &def.depends_on,
+            refs,
+        );
+        if let Some((j, r)) = def
+            .depends_on
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.value == def.id.value)
+        {
+            self.error_on(
+                &format!("{p}.depends_on[{j}]"),
+                r,
+                format!("check {:?} cannot depend on itself", r.value),
             );
         }
 
@@ -968,6 +1024,11 @@ impl<'a> FileCx<'a> {
             timeout,
             probe,
             alert,
+            // Format checked by `references`.
+            depends_on: depends_on
+                .iter()
+                .filter_map(|c| CheckId::new(c).ok())
+                .collect(),
         })
     }
 
@@ -1612,6 +1673,77 @@ fn cross_check(good: &BTreeMap<String, ParsedFile>) -> Vec<ConfigError> {
                 field: Some(r.field.clone()),
                 message: format!("unknown {} {:?}: no {} has this id", r.kind, r.id, r.kind),
             });
+        }
+    }
+    errors.extend(dependency_cycles(good));
+    errors
+}
+
+/// One error per dependency cycle among checks (`depends_on`), placed on the reference that
+/// closes it. The first definition of a duplicated id is the one followed.
+fn dependency_cycles(good: &BTreeMap<String, ParsedFile>) -> Vec<ConfigError> {
+    // Each edge: (from, to, where it is written).
+    let mut edges: BTreeMap<&str, Vec<(&str, Option<&Reference>)>> = BTreeMap::new();
+    for file in good.values() {
+        for (i, c) in file.checks.iter().enumerate() {
+            if edges.contains_key(c.id.as_str()) {
+                continue;
+            }
+            let prefix = format!("checks[{i}].depends_on[");
+            let out = c
+                .depends_on
+                .iter()
+                .map(|d| {
+                    let at = file.references.iter().find(|r| {
+                        r.kind == RefKind::Check
+                            && r.id == d.as_str()
+                            && r.field.starts_with(&prefix)
+                    });
+                    (d.as_str(), at)
+                })
+                .collect();
+            edges.insert(c.id.as_str(), out);
+        }
+    }
+    // Iterative depth-first search; colour 1 = on the path, 2 = done.
+    let mut colour: HashMap<&str, u8> = HashMap::new();
+    let mut errors = Vec::new();
+    for &root in edges.keys() {
+        if colour.contains_key(root) {
+            continue;
+        }
+        let mut path: Vec<(&str, usize)> = vec![(root, 0)];
+        colour.insert(root, 1);
+        while let Some((node, next)) = path.last_mut() {
+            let node = *node;
+            let out = edges.get(node).map_or(&[][..], Vec::as_slice);
+            let Some(&(to, at)) = out.get(*next) else {
+                colour.insert(node, 2);
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            match colour.get(to) {
+                None if edges.contains_key(to) => {
+                    colour.insert(to, 1);
+                    path.push((to, 0));
+                }
+                Some(1) => {
+                    let start = path.iter().position(|(n, _)| *n == to).unwrap_or(0);
+                    let mut names: Vec<&str> = path[start..].iter().map(|(n, _)| *n).collect();
+                    names.push(to);
+                    let origin = at.map(|r| (r.origin.clone(), r.field.clone()));
+                    let (origin, field) = origin.unwrap_or_default();
+                    errors.push(ConfigError {
+                        file: origin.file,
+                        line: origin.line,
+                        column: origin.column,
+                        field: (!field.is_empty()).then_some(field),
+                        message: format!("dependency cycle: {}", names.join(" → ")),
+                    });
+                }
+                _ => {}
+            }
         }
     }
     errors

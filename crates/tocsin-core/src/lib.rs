@@ -5,6 +5,7 @@
 //! only I/O it does is reading configuration files in [`config`]. Everything that decides (states,
 //! schedules, assertions) is a pure function tested with tables.
 
+pub mod alarm;
 pub mod assert;
 pub mod check;
 pub mod config;

@@ -359,7 +359,7 @@ fn unknown_fields_list_the_expected_ones() {
         [
             "t.yml:4:5: checks[0].timout: unknown field \"timout\", expected one of: id, name, tags, \
           host, every, cron, timezone, timeout, http, tcp, tls, dns, icmp, command, log, process, disk, \
-          host_metrics, push, alert"
+          host_metrics, push, alert, depends_on"
         ]
     );
     assert_eq!(
@@ -600,7 +600,7 @@ fn reload_keeps_the_last_good_version_and_drops_removed_files() {
         [
             "web.yml:4:5: checks[0].bad: unknown field \"bad\", expected one of: id, name, tags, host, \
           every, cron, timezone, timeout, http, tcp, tls, dns, icmp, command, log, process, disk, \
-          host_metrics, push, alert"
+          host_metrics, push, alert, depends_on"
         ]
     );
     let cat = set.catalog();
