@@ -5,6 +5,7 @@
 //! check id and fingerprint → check table → scheduler (one timer heap) → runner (global and
 //! per-host limits, hard timeouts) → state engine → store write-behind, metrics.
 
+mod alerting;
 pub mod metrics;
 pub mod runner;
 mod scheduler;
@@ -22,6 +23,7 @@ use tocsin_store::{Store, WriteBehind};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use alerting::{AlertingMetrics, DeliveryOptions};
 pub use metrics::Metrics;
 pub use runner::{now_ms, run_once};
 use scheduler::{Command, Scheduler};
@@ -45,6 +47,8 @@ pub struct EngineOptions {
     /// Where probes keep what they must remember across restarts (log scan positions). These
     /// are facts about this machine's files, so the directory is local even with PostgreSQL.
     pub state_dir: Option<PathBuf>,
+    /// Notification delivery: retries, give-up time, alarm ticks.
+    pub delivery: DeliveryOptions,
 }
 
 impl EngineOptions {
@@ -58,6 +62,7 @@ impl EngineOptions {
             store_flush: Duration::from_millis(200),
             shutdown_grace: Duration::from_secs(15),
             state_dir: None,
+            delivery: DeliveryOptions::default(),
         }
     }
 }
@@ -115,13 +120,24 @@ pub enum PushError {
 pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     pub(crate) writer: WriteBehind,
+    pub(crate) table: RwLock<Arc<Table>>,
+    pub(crate) alerting: Arc<alerting::Alerting>,
+}
+
+impl Shared {
+    /// The current check table.
+    pub(crate) fn table(&self) -> Arc<Table> {
+        self.table
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// The running engine. Cheap to share behind an `Arc`.
 pub struct Engine {
     options: EngineOptions,
     shared: Arc<Shared>,
-    table: RwLock<Arc<Table>>,
     config: Mutex<ConfigSet>,
     reloading: Mutex<()>,
     env: Arc<ProbeEnv>,
@@ -165,18 +181,27 @@ impl Engine {
             restored.entry(id).or_default().last = Some(Arc::new(result));
         }
         let writer = WriteBehind::spawn(store.clone(), options.store_queue, options.store_flush);
+        let alerting =
+            Arc::new(alerting::Alerting::restore(store.clone(), options.delivery.clone()).await?);
         let shared = Arc::new(Shared {
             metrics: Metrics::default(),
             writer,
+            table: RwLock::new(Arc::new(Table::new())),
+            alerting: alerting.clone(),
         });
         let (commands, rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
+        tokio::spawn(alerting.clone().deliver_forever(stop_rx.clone()));
+        tokio::spawn(tick_alarms(
+            shared.clone(),
+            options.delivery.tick,
+            stop_rx.clone(),
+        ));
         let scheduler = Scheduler::new(shared.clone(), options.max_concurrent);
         let handle = tokio::spawn(scheduler.run(rx, stop_rx, options.shutdown_grace));
         let engine = Arc::new(Self {
             options,
             shared,
-            table: RwLock::new(Arc::new(Table::new())),
             config: Mutex::new(ConfigSet::default()),
             reloading: Mutex::new(()),
             env,
@@ -226,6 +251,7 @@ impl Engine {
         };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 
+        self.shared.alerting.set_catalog(Arc::new(catalog.clone()));
         let old = self.table();
         let mut new = Table::new();
         let mut fresh = Vec::new();
@@ -283,6 +309,7 @@ impl Engine {
             }
         }
         *self
+            .shared
             .table
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
@@ -309,10 +336,12 @@ impl Engine {
 
     /// The current check table.
     pub fn table(&self) -> Arc<Table> {
-        self.table
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.shared.table()
+    }
+
+    /// Counters of alarms and notification deliveries.
+    pub fn alerting_metrics(&self) -> &AlertingMetrics {
+        &self.shared.alerting.metrics
     }
 
     /// One check.
@@ -378,6 +407,7 @@ impl Engine {
         self.shared
             .metrics
             .render(&mut out, table.len(), running, &self.shared.writer.stats());
+        self.shared.alerting.render(&mut out);
         render_checks(&mut out, &table);
         out
     }
@@ -392,6 +422,23 @@ impl Engine {
         }
         self.shared.writer.flush().await;
         tracing::info!("engine stopped; store flushed");
+    }
+}
+
+/// Ticks the open alarms until `stop` turns true.
+async fn tick_alarms(shared: Arc<Shared>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let table = shared.table();
+        shared.alerting.tick(&table).await;
     }
 }
 

@@ -200,8 +200,18 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
             _ => tracing::info!(check = %id, transition = %t, "state change"),
         }
     }
+    let last = entry.runtime().last.clone();
     for w in writes {
         shared.writer.push(w).await;
+    }
+    if !transitions.is_empty()
+        && let Some(result) = last
+    {
+        let table = shared.table();
+        shared
+            .alerting
+            .on_transitions(&table, entry, &transitions, &result)
+            .await;
     }
 }
 

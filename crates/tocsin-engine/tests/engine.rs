@@ -322,3 +322,121 @@ async fn push_checks_take_results_and_turn_critical_when_silent() {
     assert!(stored.len() >= 3, "{}", stored.len());
     engine.shutdown().await;
 }
+
+/// The webhooks a test server received, as JSON documents, oldest first.
+fn webhooks(hook: &HttpServer) -> Vec<serde_json::Value> {
+    hook.handle()
+        .recorded()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+fn alerting_config(target: &HttpServer, hook_url: &str) -> String {
+    format!(
+        "contacts:\n  - id: ops-hook\n    type: webhook\n    url: \"{hook_url}\"\nchecks:\n  - id: \
+         api\n    every: 1s\n    timeout: 500ms\n    http:\n      url: \"{}\"\n      expect:\n        \
+         json:\n          - {{ path: $.status, equals: ok }}\n    alert: {{ failures: 1, notify: \
+         [ops-hook] }}\n",
+        target.url("/json")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_check_opens_an_alarm_and_its_webhooks_arrive() {
+    let target = HttpServer::start().await.unwrap();
+    let hook = HttpServer::start().await.unwrap();
+    target.set_json(serde_json::json!({ "status": "ok" }));
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    write(&c, "a.yml", &alerting_config(&target, &hook.url("/ok")));
+    let engine = engine(dir.path(), |_| {}).await;
+    wait_for(10, "a first ok result", || {
+        engine
+            .check("api")
+            .unwrap()
+            .snapshot()
+            .last
+            .is_some_and(|r| r.status == tocsin_core::Status::Ok)
+    })
+    .await;
+
+    target.set_json(serde_json::json!({ "status": "down" }));
+    wait_for(10, "the opening webhook", || !webhooks(&hook).is_empty()).await;
+    let opened = &webhooks(&hook)[0];
+    assert_eq!(opened["alarm"]["kind"], "opened", "{opened}");
+    assert_eq!(opened["check"]["id"], "api", "{opened}");
+    assert_eq!(opened["status"], "critical", "{opened}");
+    let req = hook
+        .handle()
+        .recorded()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert!(req.header("idempotency-key").is_some(), "{:?}", req.headers);
+
+    target.set_json(serde_json::json!({ "status": "ok" }));
+    wait_for(10, "the closing webhook", || webhooks(&hook).len() >= 2).await;
+    let closed = &webhooks(&hook)[1];
+    assert_eq!(closed["alarm"]["kind"], "closed", "{closed}");
+    assert_eq!(closed["alarm"]["closed"], true, "{closed}");
+    assert_eq!(closed["status"], "ok", "{closed}");
+    let m = engine.alerting_metrics();
+    assert_eq!(m.alarms_opened.load(Ordering::Relaxed), 1);
+    assert_eq!(m.delivered.load(Ordering::Relaxed), 2);
+    let text = engine.render_metrics();
+    assert!(
+        text.contains("tocsin_notifications_delivered_total 2"),
+        "{text}"
+    );
+    engine.shutdown().await;
+    let alarms = engine
+        .store()
+        .alarms(None, tocsin_store::AlarmFilter::All, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(alarms.len(), 1);
+    assert!(!alarms[0].open);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_notifications_survive_a_restart_and_are_delivered() {
+    let target = HttpServer::start().await.unwrap();
+    target.set_json(serde_json::json!({ "status": "down" }));
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    // The webhook's receiver is down: the notification stays in the outbox.
+    let closed = tocsin_testkit::refused_addr().unwrap();
+    write(
+        &c,
+        "a.yml",
+        &alerting_config(&target, &format!("http://{closed}/hook")),
+    );
+    let first = engine(dir.path(), |_| {}).await;
+    wait_for(10, "a failed delivery attempt", || {
+        first.alerting_metrics().failed.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    first.shutdown().await;
+    first.store().close().await;
+    drop(first);
+
+    // Restart with the receiver up: the pending notification is delivered, once.
+    let hook = HttpServer::start().await.unwrap();
+    write(&c, "a.yml", &alerting_config(&target, &hook.url("/ok")));
+    let second = engine(dir.path(), |o| {
+        o.delivery.retry_base = Duration::from_millis(100);
+        o.delivery.retry_max = Duration::from_millis(200);
+    })
+    .await;
+    wait_for(15, "the delivery after the restart", || {
+        !webhooks(&hook).is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = webhooks(&hook);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["alarm"]["kind"], "opened");
+    second.shutdown().await;
+}

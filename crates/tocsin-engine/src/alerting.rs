@@ -1,0 +1,629 @@
+//! Alarms and notifications, wired: the pure alarm engine (`tocsin_core::alarm`) fed with the
+//! state engine's transitions, its changes saved with their outbox rows in one transaction, and
+//! the delivery worker that drains the outbox through the notifiers (`tocsin_notify`).
+//!
+//! Order of events for one result: the runner steps the state; if the step made transitions,
+//! [`Alerting::on_transitions`] steps the check's alarm (one alarm per check, or per group), and
+//! [`Alerting::record`] writes the alarm, its new timeline events and one outbox row per
+//! (notification, contact) together. The worker is woken at once; it delivers due rows, marks
+//! them delivered, retries retryable failures with exponential backoff and jitter, and marks a
+//! row dead after a permanent failure or once it has failed for longer than the give-up time.
+//! A tick ([`Alerting::tick`], every few seconds) lets alarms re-notify, expire acks, and
+//! release faults held by a maintenance or a parent that is over.
+//!
+//! Restart: open alarms are read back from the store and pending deliveries simply stay due, so
+//! a kill -9 loses nothing that was committed.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tocsin_core::alarm::{
+    Alarm, AlarmBook, AlarmKey, CheckFacts, Context, Notification, NotificationKind, NotifyPolicy,
+    Step,
+};
+use tocsin_core::config::Catalog;
+use tocsin_core::{CheckId, CheckResult, Metric, Status, Timings, Transition};
+use tocsin_notify::{Defaults, Message, MessageKind, Notifier};
+use tocsin_store::{AlarmChange, AlarmEvent, AlarmRow, Delivery, NewDelivery, Store};
+use tokio::sync::Notify;
+
+use crate::runner::now_ms;
+use crate::table::{CheckEntry, Table};
+
+/// Alarms belong to the operator until tenants exist.
+const TENANT: &str = "";
+
+/// How many due deliveries the worker takes at once.
+const BATCH: u32 = 64;
+
+/// How long a notifier may take for one delivery before it counts as a retryable failure.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Delivery tuning.
+#[derive(Clone, Debug)]
+pub struct DeliveryOptions {
+    /// First retry delay (it doubles per failure, with jitter).
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// A delivery still failing this long after it was queued is dead.
+    pub give_up_after: Duration,
+    /// How often the worker looks for due rows when nothing wakes it.
+    pub poll: Duration,
+    /// How often alarms are ticked (renotify, ack expiry, released holds).
+    pub tick: Duration,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        Self {
+            retry_base: Duration::from_secs(2),
+            retry_max: Duration::from_secs(300),
+            give_up_after: Duration::from_secs(24 * 3600),
+            poll: Duration::from_secs(1),
+            tick: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct AlertingMetrics {
+    /// Alarms opened.
+    pub alarms_opened: AtomicU64,
+    /// Outbox rows queued.
+    pub queued: AtomicU64,
+    /// Deliveries that succeeded.
+    pub delivered: AtomicU64,
+    /// Delivery attempts that failed (and will be retried).
+    pub failed: AtomicU64,
+    /// Deliveries given up (dead letters).
+    pub dead: AtomicU64,
+    /// Errors writing alarm changes to the store.
+    pub store_errors: AtomicU64,
+}
+
+/// What an outbox row carries: enough to render the message later, even if the check changed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Payload {
+    alarm: u64,
+    key: AlarmKey,
+    seq: u64,
+    kind: NotificationKind,
+    at_ms: i64,
+    check: Option<CheckId>,
+    check_name: String,
+    status: Status,
+    previous: Option<Status>,
+    message: String,
+    #[serde(default)]
+    extracted: std::collections::BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    metrics: Vec<Metric>,
+    #[serde(default)]
+    timings: Timings,
+}
+
+/// The alarm side of the engine.
+pub(crate) struct Alerting {
+    store: Store,
+    book: tokio::sync::Mutex<AlarmBook>,
+    catalog: RwLock<Arc<Catalog>>,
+    /// When each maintenance was first seen (`start: now` counts from then).
+    maint_seen: Mutex<HashMap<String, jiff::Timestamp>>,
+    notifiers: Mutex<HashMap<String, (u64, Arc<dyn Notifier>)>>,
+    defaults: Defaults,
+    wake: Notify,
+    pub(crate) metrics: AlertingMetrics,
+    options: DeliveryOptions,
+}
+
+impl std::fmt::Debug for Alerting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alerting")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Alerting {
+    /// Reads the open alarms back from the store.
+    pub(crate) async fn restore(
+        store: Store,
+        options: DeliveryOptions,
+    ) -> Result<Self, tocsin_store::StoreError> {
+        let mut alarms = Vec::new();
+        for row in store.open_alarms().await? {
+            match serde_json::from_value::<Alarm>(row.body) {
+                Ok(a) => alarms.push(a),
+                Err(e) => tracing::warn!(alarm = row.id, error = %e, "stored alarm unreadable"),
+            }
+        }
+        let next = store.next_alarm_id(TENANT).await?;
+        let next = u64::try_from(next).unwrap_or(1).max(1);
+        if !alarms.is_empty() {
+            tracing::info!(open = alarms.len(), "open alarms restored");
+        }
+        Ok(Self {
+            store,
+            book: tokio::sync::Mutex::new(AlarmBook::restore(alarms, next)),
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            maint_seen: Mutex::new(HashMap::new()),
+            notifiers: Mutex::new(HashMap::new()),
+            defaults: Defaults::default(),
+            wake: Notify::new(),
+            metrics: AlertingMetrics::default(),
+            options,
+        })
+    }
+
+    /// The catalog of the latest reload (contacts, groups, maintenances).
+    pub(crate) fn set_catalog(&self, catalog: Arc<Catalog>) {
+        let now = jiff::Timestamp::now();
+        {
+            let mut seen = lock(&self.maint_seen);
+            seen.retain(|id, _| catalog.maintenances.iter().any(|m| &m.id == id));
+            for m in &catalog.maintenances {
+                seen.entry(m.id.clone()).or_insert(now);
+            }
+        }
+        *self
+            .catalog
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = catalog;
+    }
+
+    fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The facts the alarm engine needs about any check, now.
+    fn facts(&self, table: &Table, catalog: &Catalog, now_ms: i64, id: &CheckId) -> CheckFacts {
+        let Some(entry) = table.get(id) else {
+            return CheckFacts::default();
+        };
+        let spec = &entry.spec;
+        let now =
+            jiff::Timestamp::from_millisecond(now_ms).unwrap_or_else(|_| jiff::Timestamp::now());
+        let groups = catalog.groups_of(id);
+        let seen = lock(&self.maint_seen);
+        let in_maintenance = catalog.maintenances.iter().any(|m| {
+            let first = seen.get(&m.id).copied().unwrap_or(now);
+            m.window.is_active(now, first) && m.scope.covers(spec, &groups)
+        });
+        let parents_down = spec
+            .depends_on
+            .iter()
+            .filter(|p| {
+                table
+                    .get(*p)
+                    .is_some_and(|e| e.snapshot().state.hard_status.is_bad())
+            })
+            .cloned()
+            .collect();
+        CheckFacts {
+            in_maintenance,
+            parents_down,
+        }
+    }
+
+    /// The alarm key and notification policy of a check.
+    fn key_and_policy(catalog: &Catalog, entry: &CheckEntry) -> (AlarmKey, NotifyPolicy) {
+        let groups = catalog.groups_of(entry.id());
+        let key = AlarmKey::of(entry.id(), &groups);
+        let policy = match &key {
+            AlarmKey::Group(g) => match catalog.group(g) {
+                Some(group) => NotifyPolicy::of_group(&group.contacts, &entry.spec.alert),
+                None => NotifyPolicy::of_check(&entry.spec.alert),
+            },
+            AlarmKey::Check(_) => NotifyPolicy::of_check(&entry.spec.alert),
+        };
+        (key, policy)
+    }
+
+    /// Steps the check's alarm with the transitions of one result.
+    pub(crate) async fn on_transitions(
+        &self,
+        table: &Table,
+        entry: &CheckEntry,
+        transitions: &[Transition],
+        result: &CheckResult,
+    ) {
+        let catalog = self.catalog();
+        let (key, policy) = Self::key_and_policy(&catalog, entry);
+        let now = result.started_at_ms;
+        let mut book = self.book.lock().await;
+        let before = book.open_alarm(&key).cloned();
+        let step = {
+            let facts = |id: &CheckId| self.facts(table, &catalog, now, id);
+            let cx = Context {
+                now_ms: now,
+                policy: &policy,
+                facts: &facts,
+            };
+            book.on_transitions(&key, entry.id(), transitions, &result.message, &cx)
+        };
+        if step.opened {
+            self.metrics.alarms_opened.fetch_add(1, Ordering::Relaxed);
+        }
+        self.record(&catalog, table, before.as_ref(), step, Some(result))
+            .await;
+    }
+
+    /// Ticks every open alarm: renotify, ack expiry, holds released.
+    pub(crate) async fn tick(&self, table: &Table) {
+        let catalog = self.catalog();
+        let now = now_ms();
+        let mut book = self.book.lock().await;
+        let keys: Vec<AlarmKey> = book.open_alarms().map(|a| a.key.clone()).collect();
+        for key in keys {
+            // The policy of the alarm: its check's, or its group's with the first check's timing.
+            let lead = match &key {
+                AlarmKey::Check(c) => table.get(c).cloned(),
+                AlarmKey::Group(g) => catalog
+                    .group(g)
+                    .and_then(|g| g.checks.iter().find_map(|c| table.get(c).cloned())),
+            };
+            let Some(lead) = lead else { continue };
+            let (_, policy) = Self::key_and_policy(&catalog, &lead);
+            let before = book.open_alarm(&key).cloned();
+            let step = {
+                let facts = |id: &CheckId| self.facts(table, &catalog, now, id);
+                let cx = Context {
+                    now_ms: now,
+                    policy: &policy,
+                    facts: &facts,
+                };
+                book.tick(&key, &cx)
+            };
+            if step.notifications.is_empty() && step.alarm.as_ref() == before.as_ref() {
+                continue;
+            }
+            self.record(&catalog, table, before.as_ref(), step, None)
+                .await;
+        }
+        book.prune(now);
+    }
+
+    /// Writes an alarm change with its new events and outbox rows in one transaction.
+    async fn record(
+        &self,
+        catalog: &Catalog,
+        table: &Table,
+        before: Option<&Alarm>,
+        step: Step,
+        result: Option<&CheckResult>,
+    ) {
+        let Some(alarm) = step.alarm else { return };
+        let now = now_ms();
+        let total = |a: &Alarm| a.events.len() as u64 + a.events_dropped;
+        let first_new = before.map_or(0, total);
+        let new = total(&alarm).saturating_sub(first_new);
+        let skip = alarm
+            .events
+            .len()
+            .saturating_sub(usize::try_from(new).unwrap_or(0));
+        let events = alarm.events[skip..]
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let body = serde_json::to_value(e).unwrap_or_default();
+                AlarmEvent {
+                    seq: i64::try_from(first_new).unwrap_or(0) + i as i64 + 1,
+                    at_ms: e.at_ms,
+                    kind: body
+                        .get("event")
+                        .and_then(|k| k.as_str())
+                        .unwrap_or("event")
+                        .to_owned(),
+                    body,
+                }
+            })
+            .collect();
+        let mut notifications = Vec::new();
+        for n in &step.notifications {
+            let payload = self.payload(table, n, result);
+            let payload = serde_json::to_value(&payload).unwrap_or_default();
+            for contact in &n.contacts {
+                let channel = catalog
+                    .contact(contact)
+                    .map_or_else(|| "unknown".to_owned(), |c| c.kind.to_string());
+                notifications.push(NewDelivery {
+                    idempotency_key: tocsin_store::idempotency_key(
+                        TENANT,
+                        i64::try_from(n.alarm).unwrap_or(i64::MAX),
+                        i64::try_from(n.seq).unwrap_or(i64::MAX),
+                        contact,
+                    ),
+                    contact: contact.clone(),
+                    channel,
+                    payload: payload.clone(),
+                    created_ms: now,
+                });
+            }
+        }
+        let queued = notifications.len() as u64;
+        let change = AlarmChange {
+            alarm: AlarmRow {
+                tenant: TENANT.to_owned(),
+                id: i64::try_from(alarm.id).unwrap_or(i64::MAX),
+                key: key_text(&alarm.key),
+                open: alarm.closed_ms.is_none(),
+                opened_ms: alarm.opened_ms,
+                closed_ms: alarm.closed_ms,
+                updated_ms: now,
+                body: serde_json::to_value(&alarm).unwrap_or_default(),
+            },
+            events,
+            notifications,
+        };
+        match self.store.save_alarm_change(&change).await {
+            Ok(_) => {
+                self.metrics.queued.fetch_add(queued, Ordering::Relaxed);
+                if queued > 0 {
+                    self.wake.notify_one();
+                }
+            }
+            Err(e) => {
+                self.metrics.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(alarm = alarm.id, error = %e, "cannot save an alarm change");
+            }
+        }
+    }
+
+    fn payload(&self, table: &Table, n: &Notification, result: Option<&CheckResult>) -> Payload {
+        let entry = n.check.as_ref().and_then(|c| table.get(c));
+        // The result that caused the step, else the check's latest.
+        let last = entry.and_then(|e| e.snapshot().last);
+        let r = result.or(last.as_deref());
+        Payload {
+            alarm: n.alarm,
+            key: n.key.clone(),
+            seq: n.seq,
+            kind: n.kind,
+            at_ms: n.at_ms,
+            check: n.check.clone(),
+            check_name: entry.map_or_else(
+                || {
+                    n.check
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                },
+                |e| e.spec.name.clone(),
+            ),
+            status: n.status,
+            previous: n.previous,
+            message: n.message.clone(),
+            extracted: r.map(|r| r.extracted.clone()).unwrap_or_default(),
+            metrics: r.map(|r| r.metrics.clone()).unwrap_or_default(),
+            timings: r.map(|r| r.timings).unwrap_or_default(),
+        }
+    }
+
+    /// Delivers due outbox rows until `stop` turns true.
+    pub(crate) async fn deliver_forever(
+        self: Arc<Self>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let worked = self.deliver_due().await;
+            if *stop.borrow() {
+                return;
+            }
+            if worked < BATCH as usize {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(self.options.poll) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+
+    /// One pass over the due rows; returns how many it handled.
+    pub(crate) async fn deliver_due(&self) -> usize {
+        let now = now_ms();
+        let due = match self.store.due_deliveries(now, BATCH).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return 0;
+            }
+        };
+        let n = due.len();
+        let catalog = self.catalog();
+        let sends = due.into_iter().map(|d| {
+            let catalog = catalog.clone();
+            async move { self.deliver_one(&catalog, d).await }
+        });
+        futures_util::future::join_all(sends).await;
+        n
+    }
+
+    async fn deliver_one(&self, catalog: &Catalog, d: Delivery) {
+        let now = now_ms();
+        let outcome = match self.notifier(catalog, &d.contact) {
+            Err(reason) => Err((false, reason)),
+            Ok(notifier) => match serde_json::from_value::<Payload>(d.payload.clone()) {
+                Err(e) => Err((false, format!("unreadable outbox payload: {e}"))),
+                Ok(p) => {
+                    let m = message(&p, &d);
+                    match tokio::time::timeout(SEND_TIMEOUT, notifier.send(&m)).await {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(e)) => Err((e.retryable, e.reason)),
+                        Err(_) => Err((
+                            true,
+                            format!("no answer within {}s", SEND_TIMEOUT.as_secs()),
+                        )),
+                    }
+                }
+            },
+        };
+        let store = &self.store;
+        let done = match outcome {
+            Ok(()) => {
+                self.metrics.delivered.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(contact = %d.contact, key = %d.idempotency_key, "notification delivered");
+                store.mark_delivered(d.id, now).await
+            }
+            Err((retryable, reason)) => {
+                let age = Duration::from_millis(u64::try_from(now - d.created_ms).unwrap_or(0));
+                if retryable && age < self.options.give_up_after {
+                    self.metrics.failed.fetch_add(1, Ordering::Relaxed);
+                    let delay = tocsin_store::backoff(
+                        d.attempts + 1,
+                        self.options.retry_base,
+                        self.options.retry_max,
+                        jitter(d.id, d.attempts),
+                    );
+                    tracing::warn!(contact = %d.contact, error = %reason, retry_in_ms = delay.as_millis() as u64, "notification failed; will retry");
+                    let next = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+                    store.mark_failed(d.id, now, &reason, next).await
+                } else {
+                    self.metrics.dead.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(contact = %d.contact, error = %reason, "notification given up");
+                    store.mark_dead(d.id, now, &reason).await
+                }
+            }
+        };
+        if let Err(e) = done {
+            tracing::error!(error = %e, "cannot record a delivery outcome");
+        }
+    }
+
+    /// The notifier of a contact, built once per contact definition.
+    fn notifier(&self, catalog: &Catalog, contact: &str) -> Result<Arc<dyn Notifier>, String> {
+        let c = catalog
+            .contact(contact)
+            .ok_or_else(|| format!("contact {contact:?} is no longer configured"))?;
+        let fp = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            serde_json::to_string(&**c).unwrap_or_default().hash(&mut h);
+            c.url.as_ref().map(|u| u.expose().to_owned()).hash(&mut h);
+            h.finish()
+        };
+        let mut cache = lock(&self.notifiers);
+        if let Some((f, n)) = cache.get(contact)
+            && *f == fp
+        {
+            return Ok(n.clone());
+        }
+        let n = tocsin_notify::build(c, &self.defaults).map_err(|e| e.to_string())?;
+        cache.insert(contact.to_owned(), (fp, n.clone()));
+        Ok(n)
+    }
+}
+
+impl Alerting {
+    /// The alarm and delivery counters, in the Prometheus text format.
+    pub(crate) fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let m = &self.metrics;
+        for (name, help, v) in [
+            (
+                "tocsin_alarms_opened_total",
+                "Alarms opened.",
+                &m.alarms_opened,
+            ),
+            (
+                "tocsin_notifications_queued_total",
+                "Notifications written to the outbox (one per contact).",
+                &m.queued,
+            ),
+            (
+                "tocsin_notifications_delivered_total",
+                "Notifications delivered.",
+                &m.delivered,
+            ),
+            (
+                "tocsin_notification_failures_total",
+                "Delivery attempts that failed and will be retried.",
+                &m.failed,
+            ),
+            (
+                "tocsin_notifications_dead_total",
+                "Notifications given up (dead letters).",
+                &m.dead,
+            ),
+            (
+                "tocsin_alarm_store_errors_total",
+                "Alarm changes that could not be written to the store.",
+                &m.store_errors,
+            ),
+        ] {
+            crate::metrics::family(out, name, "counter", help);
+            let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
+        }
+    }
+}
+
+/// The store's text form of a key: `check:web`, `group:shop`.
+fn key_text(key: &AlarmKey) -> String {
+    match key {
+        AlarmKey::Check(c) => format!("check:{c}"),
+        AlarmKey::Group(g) => format!("group:{g}"),
+    }
+}
+
+/// A deterministic jitter in [0, 1) from the row and its attempt (no random source needed).
+fn jitter(id: i64, attempts: u32) -> f64 {
+    let mut x = (id as u64) ^ (u64::from(attempts) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The notifier's message for an outbox row.
+fn message(p: &Payload, d: &Delivery) -> Message {
+    let kind = match p.kind {
+        NotificationKind::Opened => MessageKind::Opened,
+        NotificationKind::NewFault | NotificationKind::FaultChanged => MessageKind::NewFault,
+        NotificationKind::FaultCleared => MessageKind::FaultCleared,
+        NotificationKind::Recovered => MessageKind::Closed,
+        NotificationKind::Renotify => MessageKind::Renotify,
+        NotificationKind::FlappingStarted => MessageKind::FlappingStarted,
+        NotificationKind::FlappingStopped => MessageKind::FlappingStopped,
+        NotificationKind::CutOff => MessageKind::Suppressed,
+        NotificationKind::MaintenanceEnded => MessageKind::MaintenanceEndedWithFaults,
+        NotificationKind::ParentRecovered => MessageKind::ParentRecoveredWithFaults,
+    };
+    let key = match &p.key {
+        AlarmKey::Check(c) => tocsin_notify::AlarmKey::Check(c.to_string()),
+        AlarmKey::Group(g) => tocsin_notify::AlarmKey::Group(g.clone()),
+    };
+    Message {
+        tenant: d.tenant.clone(),
+        alarm_id: p.alarm,
+        alarm_key: key,
+        kind,
+        sequence: u32::try_from(p.seq).unwrap_or(u32::MAX),
+        check_id: p
+            .check
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        check_name: p.check_name.clone(),
+        status: p.status,
+        previous_status: p.previous,
+        message: p.message.clone(),
+        extracted: p.extracted.clone(),
+        metrics: p.metrics.clone(),
+        timings: p.timings,
+        time: jiff::Timestamp::from_millisecond(p.at_ms).unwrap_or_else(|_| jiff::Timestamp::now()),
+        dashboard_url: None,
+        idempotency_key: d.idempotency_key.clone(),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
