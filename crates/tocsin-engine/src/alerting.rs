@@ -107,6 +107,9 @@ struct Payload {
     timings: Timings,
 }
 
+/// A contact's notifier and the fingerprint of the definition it was built from.
+type Built = (u64, Arc<dyn Notifier>);
+
 /// The alarm side of the engine.
 pub(crate) struct Alerting {
     store: Store,
@@ -114,7 +117,7 @@ pub(crate) struct Alerting {
     catalog: RwLock<Arc<Catalog>>,
     /// When each maintenance was first seen (`start: now` counts from then).
     maint_seen: Mutex<HashMap<String, jiff::Timestamp>>,
-    notifiers: Mutex<HashMap<String, (u64, Arc<dyn Notifier>)>>,
+    notifiers: Mutex<HashMap<String, Built>>,
     defaults: Defaults,
     wake: Notify,
     pub(crate) metrics: AlertingMetrics,

@@ -191,7 +191,7 @@ impl Engine {
         });
         let (commands, rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
-        tokio::spawn(alerting.clone().deliver_forever(stop_rx.clone()));
+        tokio::spawn(alerting.deliver_forever(stop_rx.clone()));
         tokio::spawn(tick_alarms(
             shared.clone(),
             options.delivery.tick,
