@@ -14,7 +14,6 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::sql;
-use crate::store::GC_CHUNK;
 use crate::{Store, StoreError};
 
 /// A notification to queue with an alarm change. Its tenant and alarm id are the alarm's.
@@ -343,20 +342,7 @@ impl Store {
             ),
             (sql::GC_DEAD, dead_cutoff_ms, "delete old dead letters"),
         ] {
-            loop {
-                let done = sqlx::query(stmt)
-                    .bind(cutoff)
-                    .bind(GC_CHUNK)
-                    .execute(&self.write)
-                    .await
-                    .map_err(self.err(op))?
-                    .rows_affected();
-                deleted += done;
-                if done < GC_CHUNK.unsigned_abs() {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
+            deleted += self.delete_chunked(stmt, cutoff, op).await?;
         }
         Ok(deleted)
     }

@@ -523,6 +523,32 @@ impl Store {
         self.collect_garbage_with(now_ms, &retention).await
     }
 
+    /// Runs a chunked delete (`stmt` binds the cutoff, then [`GC_CHUNK`]) until a chunk comes
+    /// back short; returns the rows deleted. Queued writes may take the connection between
+    /// chunks.
+    pub(crate) async fn delete_chunked(
+        &self,
+        stmt: &'static str,
+        cutoff: i64,
+        op: &'static str,
+    ) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        loop {
+            let done = sqlx::query(stmt)
+                .bind(cutoff)
+                .bind(GC_CHUNK)
+                .execute(&self.write)
+                .await
+                .map_err(self.err(op))?
+                .rows_affected();
+            deleted += done;
+            if done < GC_CHUNK.unsigned_abs() {
+                return Ok(deleted);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// Deletes what `retention` drops as of `now_ms`: results, rollups and state changes older
     /// than their keep, alarms closed longer than `keep_closed_alarms` ago (with their events),
     /// outbox rows delivered longer than `keep_delivered` ago and dead letters older than
@@ -543,21 +569,7 @@ impl Store {
             (sql::GC_CHANGES, rollups_cutoff, "delete old state changes"),
             (sql::GC_ROLLUPS, rollups_cutoff, "delete old rollups"),
         ] {
-            loop {
-                let done = sqlx::query(stmt)
-                    .bind(cutoff)
-                    .bind(GC_CHUNK)
-                    .execute(&self.write)
-                    .await
-                    .map_err(self.err(op))?
-                    .rows_affected();
-                deleted += done;
-                if done < GC_CHUNK.unsigned_abs() {
-                    break;
-                }
-                // Let queued writes take the connection between chunks.
-                tokio::task::yield_now().await;
-            }
+            deleted += self.delete_chunked(stmt, cutoff, op).await?;
         }
         deleted += self
             .collect_alarms(cutoff_of(retention.keep_closed_alarms))
