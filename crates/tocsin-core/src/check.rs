@@ -798,6 +798,15 @@ impl ProbeSpec {
         "push",
     ];
 
+    /// Problems with the check's `timeout` that only the kind can see (an icmp run that cannot
+    /// fit in it), fields relative to the check.
+    pub fn validate_timeout(&self, timeout: Duration) -> Vec<crate::assert::FieldError> {
+        match self {
+            Self::Icmp(s) => s.validate_timeout(timeout),
+            _ => Vec::new(),
+        }
+    }
+
     /// Problems the kind's own validation finds (`http` and `tcp` are validated by the loader),
     /// fields relative to the check.
     pub fn validate(&self) -> Vec<crate::assert::FieldError> {

@@ -944,25 +944,9 @@ impl<'a> FileCx<'a> {
 
         let schedule = self.schedule(&p, def, d);
         let timeout = self.timeout(&p, def, d, schedule.as_ref());
-        if let (Some(ProbeSpec::Icmp(i)), Some(t)) = (&probe, timeout)
-            && i.run_time() > t
-        {
-            self.error(
-                &format!("{p}.icmp.count"),
-                format!(
-                    "{} {} apart, waiting {} for the last reply, need {}: more than the \
-                     check's timeout ({}); send fewer, closer, or raise the timeout",
-                    if i.count == 1 {
-                        "1 request".to_owned()
-                    } else {
-                        format!("{} requests", i.count)
-                    },
-                    i.packet_interval,
-                    i.packet_timeout,
-                    Dur(i.run_time()),
-                    Dur(t)
-                ),
-            );
+        if let (Some(probe), Some(t)) = (&probe, timeout) {
+            let errors = probe.validate_timeout(t);
+            self.field_errors(&p, errors);
         }
 
         let own_alert_ok = def

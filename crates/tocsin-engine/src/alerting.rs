@@ -26,7 +26,7 @@ use tocsin_core::alarm::{
 };
 use tocsin_core::config::Catalog;
 use tocsin_core::{CheckId, CheckResult, Metric, Status, Timings, Transition};
-use tocsin_notify::{Defaults, Message, MessageKind, Notifier};
+use tocsin_notify::{Defaults, DeliveryError, Message, MessageKind, Notifier};
 use tocsin_store::{AlarmChange, AlarmEvent, AlarmRow, Delivery, NewDelivery, Store};
 use tokio::sync::Notify;
 
@@ -206,7 +206,7 @@ impl Alerting {
             .filter(|p| {
                 table
                     .get(*p)
-                    .is_some_and(|e| e.snapshot().state.hard_status.is_bad())
+                    .is_some_and(|e| e.runtime().state.hard_status.is_bad())
             })
             .cloned()
             .collect();
@@ -383,7 +383,7 @@ impl Alerting {
     fn payload(&self, table: &Table, n: &Notification, result: Option<&CheckResult>) -> Payload {
         let entry = n.check.as_ref().and_then(|c| table.get(c));
         // The result that caused the step, else the check's latest.
-        let last = entry.and_then(|e| e.snapshot().last);
+        let last = entry.and_then(|e| e.runtime().last.clone());
         let r = result.or(last.as_deref());
         Payload {
             alarm: n.alarm,
@@ -453,46 +453,52 @@ impl Alerting {
     async fn deliver_one(&self, catalog: &Catalog, d: Delivery) {
         let now = now_ms();
         let outcome = match self.notifier(catalog, &d.contact) {
-            Err(reason) => Err((false, reason)),
+            Err(reason) => Err(DeliveryError::permanent(reason)),
             Ok(notifier) => match serde_json::from_value::<Payload>(d.payload.clone()) {
-                Err(e) => Err((false, format!("unreadable outbox payload: {e}"))),
+                Err(e) => Err(DeliveryError::permanent(format!(
+                    "unreadable outbox payload: {e}"
+                ))),
                 Ok(p) => {
                     let m = message(&p, &d);
                     match tokio::time::timeout(SEND_TIMEOUT, notifier.send(&m)).await {
-                        Ok(Ok(_)) => Ok(()),
-                        Ok(Err(e)) => Err((e.retryable, e.reason)),
-                        Err(_) => Err((
-                            true,
-                            format!("no answer within {}s", SEND_TIMEOUT.as_secs()),
-                        )),
+                        Ok(sent) => sent,
+                        Err(_) => Err(DeliveryError::retry(format!(
+                            "no answer within {}s",
+                            SEND_TIMEOUT.as_secs()
+                        ))),
                     }
                 }
             },
         };
         let store = &self.store;
         let done = match outcome {
-            Ok(()) => {
+            Ok(delivered) => {
                 self.metrics.delivered.fetch_add(1, Ordering::Relaxed);
+                if let Some(t) = &delivered.template_fallback {
+                    tracing::warn!(contact = %d.contact, error = %t, "the contact's template failed; the default was sent");
+                }
                 tracing::info!(contact = %d.contact, key = %d.idempotency_key, "notification delivered");
                 store.mark_delivered(d.id, now).await
             }
-            Err((retryable, reason)) => {
+            Err(e) => {
                 let age = Duration::from_millis(u64::try_from(now - d.created_ms).unwrap_or(0));
-                if retryable && age < self.options.give_up_after {
+                if e.retryable && age < self.options.give_up_after {
                     self.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                    let delay = tocsin_store::backoff(
+                    let backoff = tocsin_store::backoff(
                         d.attempts + 1,
                         self.options.retry_base,
                         self.options.retry_max,
                         jitter(d.id, d.attempts),
                     );
-                    tracing::warn!(contact = %d.contact, error = %reason, retry_in_ms = delay.as_millis() as u64, "notification failed; will retry");
+                    // A receiver's Retry-After wins over a shorter backoff.
+                    let delay = e.retry_after.map_or(backoff, |r| r.max(backoff));
+                    tracing::warn!(contact = %d.contact, error = %e.reason, retry_in_ms = delay.as_millis() as u64, "notification failed; will retry");
                     let next = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-                    store.mark_failed(d.id, now, &reason, next).await
+                    store.mark_failed(d.id, now, &e.reason, next).await
                 } else {
                     self.metrics.dead.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(contact = %d.contact, error = %reason, "notification given up");
-                    store.mark_dead(d.id, now, &reason).await
+                    tracing::error!(contact = %d.contact, error = %e.reason, "notification given up");
+                    store.mark_dead(d.id, now, &e.reason).await
                 }
             }
         };

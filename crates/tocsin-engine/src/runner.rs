@@ -156,7 +156,7 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
     shared.metrics.count_run(result.status);
     let id = entry.id().as_str().to_owned();
     let at = result.started_at_ms;
-    let (writes, transitions) = {
+    let (writes, transitions, result) = {
         let mut rt = entry.runtime();
         let before = rt.state.clone();
         let (state, transitions) = step(&before, result.status, at, &entry.spec.alert);
@@ -186,9 +186,9 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
         rt.last = Some(result.clone());
         writes.push(Write::Result {
             check: id.clone(),
-            result,
+            result: result.clone(),
         });
-        (writes, transitions)
+        (writes, transitions, result)
     };
     for t in &transitions {
         match t {
@@ -200,13 +200,10 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
             _ => tracing::info!(check = %id, transition = %t, "state change"),
         }
     }
-    let last = entry.runtime().last.clone();
     for w in writes {
         shared.writer.push(w).await;
     }
-    if !transitions.is_empty()
-        && let Some(result) = last
-    {
+    if !transitions.is_empty() {
         let table = shared.table();
         shared
             .alerting

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tocsin_core::check::Thresholds;
-use tocsin_core::kinds::icmp::{IcmpSpec, IpFamily, LossThresholds};
+use tocsin_core::kinds::icmp::{IcmpSpec, IpFamily, LossThresholds, MAX_COUNT};
 use tocsin_core::{CheckResult, Status};
 use tokio::time::Instant;
 
@@ -55,14 +55,14 @@ enum Outcome {
 
 impl IcmpProbe {
     pub(crate) fn build(spec: &IcmpSpec, env: &Arc<ProbeEnv>) -> Result<Self, BuildError> {
-        let count = u16::try_from(spec.count)
-            .map_err(|_| BuildError::Icmp(format!("count {} is too large", spec.count)))?;
+        // Validation keeps count within 1..=MAX_COUNT (100).
+        let count = u16::try_from(spec.count.clamp(1, MAX_COUNT)).unwrap_or(1);
         let size = usize::try_from(spec.size).unwrap_or(usize::MAX);
         Ok(Self {
             env: env.clone(),
             host: spec.host.trim_matches(['[', ']']).to_owned(),
             family: spec.ip,
-            count: count.max(1),
+            count,
             packet_interval: spec.packet_interval.get(),
             packet_timeout: spec.packet_timeout.get(),
             payload: (0..size).map(|i| (i % 251) as u8).collect(),

@@ -131,9 +131,6 @@ pub enum BuildError {
     /// The TLS client configuration could not be built.
     #[error("TLS configuration: {0}")]
     Tls(String),
-    /// An icmp spec the probe cannot use.
-    #[error("icmp: {0}")]
-    Icmp(String),
     /// An `expect`/`extract` assertion does not compile (bad regex, bad JSONPath, …).
     #[error("{}", join_field_errors(.0))]
     Assertions(Vec<tocsin_core::assert::FieldError>),

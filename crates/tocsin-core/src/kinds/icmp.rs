@@ -191,6 +191,29 @@ impl IcmpSpec {
         self.packet_interval.get() * self.count.saturating_sub(1) + self.packet_timeout.get()
     }
 
+    /// Whether a run fits in the check's `timeout` (see [`IcmpSpec::run_time`]).
+    pub fn validate_timeout(&self, timeout: Duration) -> Vec<FieldError> {
+        if self.run_time() <= timeout {
+            return Vec::new();
+        }
+        let requests = if self.count == 1 {
+            "1 request".to_owned()
+        } else {
+            format!("{} requests", self.count)
+        };
+        vec![FieldError::nowhere(
+            "icmp.count",
+            format!(
+                "{requests} {} apart, waiting {} for the last reply, need {}: more than the \
+                 check's timeout ({}); send fewer, closer, or raise the timeout",
+                self.packet_interval,
+                self.packet_timeout,
+                Dur(self.run_time()),
+                Dur(timeout)
+            ),
+        )]
+    }
+
     /// The host pinged.
     pub fn target_host(&self) -> Option<String> {
         Some(self.host.trim_matches(['[', ']']).to_owned())
