@@ -292,8 +292,6 @@ pub struct Alarm {
     /// When it closed (Unix ms); `None` while open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_ms: Option<i64>,
-    /// When something last happened to it (Unix ms).
-    pub last_event_ms: i64,
     /// Current faults by check.
     #[serde(default)]
     pub faults: BTreeMap<CheckId, Fault>,
@@ -335,7 +333,6 @@ impl Alarm {
             key,
             opened_ms: at_ms,
             closed_ms: None,
-            last_event_ms: at_ms,
             faults: BTreeMap::new(),
             flapping: BTreeSet::new(),
             events: Vec::new(),
@@ -354,6 +351,11 @@ impl Alarm {
     /// Whether it is open.
     pub const fn is_open(&self) -> bool {
         self.closed_ms.is_none()
+    }
+
+    /// When something last happened to it (Unix ms): the time of its latest event.
+    pub fn last_event_ms(&self) -> i64 {
+        self.events.last().map_or(self.opened_ms, |e| e.at_ms)
     }
 
     /// Amon's definition: open, with faults, all of them held by a maintenance.
@@ -389,7 +391,6 @@ impl Alarm {
     }
 
     fn record(&mut self, at_ms: i64, what: EventKind) {
-        self.last_event_ms = at_ms;
         self.events.push(AlarmEvent { at_ms, what });
         if self.events.len() > MAX_EVENTS {
             self.events.remove(1);
@@ -659,13 +660,6 @@ pub struct Notification {
     pub faults: usize,
 }
 
-impl Notification {
-    /// The outbox's idempotency key for one contact: `alarm-seq-contact`.
-    pub fn idempotency_key(&self, contact: &str) -> String {
-        format!("{}-{}-{contact}", self.alarm, self.seq)
-    }
-}
-
 /// What one step did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Step {
@@ -690,8 +684,9 @@ struct Intent<'s> {
     message: &'s str,
 }
 
-/// Suppression/ack → flapping checks' changes → nobody told of trouble → cut-off → cut-off → send → record. Holds (dependency,
-/// maintenance) are the callers' first filter.
+/// The filters after the holds (dependency, maintenance), which the callers apply first:
+/// suppression/ack → flapping checks' changes → nobody told of trouble → cut-off → send →
+/// record.
 fn send(a: &mut Alarm, out: &mut Vec<Notification>, cx: &Context<'_>, i: &Intent<'_>) {
     if a.suppressed {
         return;

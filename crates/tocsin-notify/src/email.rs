@@ -200,9 +200,7 @@ impl Email {
                 return Err(bad("settings.username", "required with password".into()));
             }
         }
-        let (defaults_t, overridable) = template::for_kind(contact.kind);
-        template::validate_templates(contact)?;
-        let templates = Templates::compile(contact, defaults_t, overridable)?;
+        let templates = template::compile_checked(contact)?;
         Ok(Self {
             contact: contact.id.clone(),
             server: format!("{host}:{port}"),

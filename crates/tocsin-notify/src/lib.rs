@@ -237,7 +237,7 @@ impl Message {
             },
             time: Timestamp::UNIX_EPOCH,
             dashboard_url: Some("https://tocsin.example/alarms/acme/42".into()),
-            idempotency_key: "acme-42-1-ops".into(),
+            idempotency_key: "acme/42/1/ops".into(),
         }
     }
 }

@@ -245,23 +245,27 @@ pub(crate) fn for_kind(kind: ContactKind) -> (&'static [(Place, &'static str)], 
 /// Checks a contact's templates at configuration-load time, without sending anything: compiles
 /// them and renders each against [`Message::sample`]. Pure: no I/O.
 pub fn validate_templates(contact: &Contact) -> Result<(), TemplateError> {
+    compile_checked(contact).map(drop)
+}
+
+/// The templates of `contact`'s channel, compiled and checked as [`validate_templates`] does.
+pub(crate) fn compile_checked(contact: &Contact) -> Result<Templates, TemplateError> {
     let (defaults, overridable) = for_kind(contact.kind);
     let t = Templates::compile(contact, defaults, overridable)?;
     let ctx = context(&Message::sample());
-    for &place in overridable {
-        if t.has(place) {
-            let out = t.render(place, &ctx)?;
-            if contact.kind == ContactKind::Email && place == Place::Subject && out.contains('\n') {
-                return Err(TemplateError {
-                    contact: contact.id.clone(),
-                    place,
-                    line: None,
-                    reason: "a subject must be one line".into(),
-                });
-            }
+    for &place in &t.overridden {
+        let out = t.render(place, &ctx)?;
+        // Only email has a subject.
+        if place == Place::Subject && out.contains('\n') {
+            return Err(TemplateError {
+                contact: contact.id.clone(),
+                place,
+                line: None,
+                reason: "a subject must be one line".into(),
+            });
         }
     }
-    Ok(())
+    Ok(t)
 }
 
 #[cfg(test)]

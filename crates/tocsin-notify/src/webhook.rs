@@ -150,9 +150,7 @@ impl Webhook {
         };
         let tls = http_client::tls_config(ca.as_deref())
             .map_err(|e| BuildError::setting(contact, "settings.ca_file", e))?;
-        let (defaults_t, overridable) = template::for_kind(contact.kind);
-        let templates = Templates::compile(contact, defaults_t, overridable)?;
-        template::validate_templates(contact)?;
+        let templates = template::compile_checked(contact)?;
         Ok(Self {
             contact: contact.id.clone(),
             target,

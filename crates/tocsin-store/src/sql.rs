@@ -209,25 +209,32 @@ pub(crate) const INSERT_ALARM_EVENT: &str = "\
 INSERT INTO alarm_events (tenant, alarm_id, seq, at_ms, kind, body)
 VALUES ($1, $2, $3, $4, $5, $6)";
 
-pub(crate) const SELECT_ALARM: &str = "\
-SELECT tenant, id, key, open, opened_ms, closed_ms, updated_ms, body FROM alarms
-WHERE tenant = $1 AND id = $2";
+/// The columns of an alarm row, in the order `alarms.rs` decodes them.
+macro_rules! select_alarms {
+    () => {
+        "SELECT tenant, id, key, open, opened_ms, closed_ms, updated_ms, body FROM alarms\n"
+    };
+}
 
-pub(crate) const SELECT_OPEN_ALARMS: &str = "\
-SELECT tenant, id, key, open, opened_ms, closed_ms, updated_ms, body FROM alarms
-WHERE open = 1 ORDER BY tenant, id";
+pub(crate) const SELECT_ALARM: &str = concat!(select_alarms!(), "WHERE tenant = $1 AND id = $2");
 
-pub(crate) const SELECT_OPEN_ALARM_OF_KEY: &str = "\
-SELECT tenant, id, key, open, opened_ms, closed_ms, updated_ms, body FROM alarms
-WHERE tenant = $1 AND key = $2 AND open = 1 ORDER BY id DESC LIMIT 1";
+pub(crate) const SELECT_OPEN_ALARMS: &str =
+    concat!(select_alarms!(), "WHERE open = 1 ORDER BY tenant, id");
+
+pub(crate) const SELECT_OPEN_ALARM_OF_KEY: &str = concat!(
+    select_alarms!(),
+    "WHERE tenant = $1 AND key = $2 AND open = 1 ORDER BY id DESC LIMIT 1"
+);
 
 /// `$1` the tenant, or NULL for all; `$2` 1 open, 0 closed, -1 both; `($3, $4, $5)` the cursor
 /// `(opened_ms, tenant, id)` to page before; `$6` the limit.
-pub(crate) const SELECT_ALARMS: &str = "\
-SELECT tenant, id, key, open, opened_ms, closed_ms, updated_ms, body FROM alarms
+pub(crate) const SELECT_ALARMS: &str = concat!(
+    select_alarms!(),
+    "\
 WHERE ($1 IS NULL OR tenant = $1) AND ($2 < 0 OR open = $2)
   AND (opened_ms < $3 OR (opened_ms = $3 AND (tenant < $4 OR (tenant = $4 AND id < $5))))
-ORDER BY opened_ms DESC, tenant DESC, id DESC LIMIT $6";
+ORDER BY opened_ms DESC, tenant DESC, id DESC LIMIT $6"
+);
 
 pub(crate) const SELECT_ALARM_EVENTS: &str = "\
 SELECT seq, at_ms, kind, body FROM alarm_events
@@ -251,26 +258,34 @@ INSERT INTO outbox (idempotency_key, tenant, alarm_id, contact, channel, payload
 VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7, 'pending')
 ON CONFLICT (idempotency_key) DO NOTHING";
 
-pub(crate) const SELECT_DUE: &str = "\
+/// The columns of an outbox row, in the order `outbox.rs` decodes them.
+macro_rules! select_deliveries {
+    () => {
+        "\
 SELECT id, idempotency_key, tenant, alarm_id, contact, channel, payload, created_ms, attempts,
        next_attempt_ms, last_attempt_ms, last_error, status, delivered_ms, dead_ms
-FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1
-ORDER BY next_attempt_ms, id LIMIT $2";
+FROM outbox
+"
+    };
+}
 
-pub(crate) const SELECT_DELIVERY: &str = "\
-SELECT id, idempotency_key, tenant, alarm_id, contact, channel, payload, created_ms, attempts,
-       next_attempt_ms, last_attempt_ms, last_error, status, delivered_ms, dead_ms
-FROM outbox WHERE id = $1";
+pub(crate) const SELECT_DUE: &str = concat!(
+    select_deliveries!(),
+    "WHERE status = 'pending' AND next_attempt_ms <= $1
+ORDER BY next_attempt_ms, id LIMIT $2"
+);
 
-pub(crate) const SELECT_ALARM_DELIVERIES: &str = "\
-SELECT id, idempotency_key, tenant, alarm_id, contact, channel, payload, created_ms, attempts,
-       next_attempt_ms, last_attempt_ms, last_error, status, delivered_ms, dead_ms
-FROM outbox WHERE tenant = $1 AND alarm_id = $2 ORDER BY id";
+pub(crate) const SELECT_DELIVERY: &str = concat!(select_deliveries!(), "WHERE id = $1");
 
-pub(crate) const SELECT_DEAD: &str = "\
-SELECT id, idempotency_key, tenant, alarm_id, contact, channel, payload, created_ms, attempts,
-       next_attempt_ms, last_attempt_ms, last_error, status, delivered_ms, dead_ms
-FROM outbox WHERE status = 'dead' ORDER BY dead_ms DESC, id DESC LIMIT $1";
+pub(crate) const SELECT_ALARM_DELIVERIES: &str = concat!(
+    select_deliveries!(),
+    "WHERE tenant = $1 AND alarm_id = $2 ORDER BY id"
+);
+
+pub(crate) const SELECT_DEAD: &str = concat!(
+    select_deliveries!(),
+    "WHERE status = 'dead' ORDER BY dead_ms DESC, id DESC LIMIT $1"
+);
 
 pub(crate) const MARK_DELIVERED: &str = "\
 UPDATE outbox SET status = 'delivered', delivered_ms = $2, last_attempt_ms = $2,
@@ -315,6 +330,21 @@ mod tests {
             assert_eq!(next, n);
             assert!(pieces <= n / CHUNK + LOG_CHUNK as usize + 1);
         }
+    }
+
+    #[test]
+    fn selects_share_their_column_lists() {
+        assert_eq!(
+            SELECT_ALARM,
+            "SELECT tenant, id, key, open, opened_ms, closed_ms, updated_ms, body FROM alarms\n\
+             WHERE tenant = $1 AND id = $2"
+        );
+        assert_eq!(
+            SELECT_DELIVERY,
+            "SELECT id, idempotency_key, tenant, alarm_id, contact, channel, payload, created_ms, \
+             attempts,\n       next_attempt_ms, last_attempt_ms, last_error, status, \
+             delivered_ms, dead_ms\nFROM outbox\nWHERE id = $1"
+        );
     }
 
     #[test]

@@ -342,18 +342,18 @@ impl Store {
             .map_err(self.err(op))?;
         rows.iter()
             .map(|row| {
-                let e = || self.err(op);
                 Ok(StateChange {
-                    check: row.try_get(0).map_err(e())?,
-                    at_ms: row.try_get(1).map_err(e())?,
-                    from: status_of(row.try_get(2).map_err(e())?),
-                    to: status_of(row.try_get(3).map_err(e())?),
-                    hard: row.try_get::<i64, _>(4).map_err(e())? != 0,
-                    kind: row.try_get(5).map_err(e())?,
-                    message: row.try_get(6).map_err(e())?,
+                    check: row.try_get(0)?,
+                    at_ms: row.try_get(1)?,
+                    from: status_of(row.try_get(2)?),
+                    to: status_of(row.try_get(3)?),
+                    hard: row.try_get::<i64, _>(4)? != 0,
+                    kind: row.try_get(5)?,
+                    message: row.try_get(6)?,
                 })
             })
-            .collect()
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.err(op))
     }
 
     /// The per-minute rollups of `check` for minutes in `[from_ms, to_ms)`, oldest first.
@@ -373,17 +373,17 @@ impl Store {
             .map_err(self.err(op))?;
         rows.iter()
             .map(|row| {
-                let e = || self.err(op);
                 Ok(Rollup {
-                    minute_ms: row.try_get(0).map_err(e())?,
-                    count: to_u32(row.try_get(1).map_err(e())?),
-                    ok: to_u32(row.try_get(2).map_err(e())?),
-                    p50_us: to_u64(row.try_get(3).map_err(e())?),
-                    p95_us: to_u64(row.try_get(4).map_err(e())?),
-                    max_us: to_u64(row.try_get(5).map_err(e())?),
+                    minute_ms: row.try_get(0)?,
+                    count: to_u32(row.try_get(1)?),
+                    ok: to_u32(row.try_get(2)?),
+                    p50_us: to_u64(row.try_get(3)?),
+                    p95_us: to_u64(row.try_get(4)?),
+                    max_us: to_u64(row.try_get(5)?),
                 })
             })
-            .collect()
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.err(op))
     }
 
     /// Writes a batch in one transaction: results and state changes are appended, states

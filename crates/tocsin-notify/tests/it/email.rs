@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use tocsin_core::directory::{Contact, ContactKind};
-use tocsin_notify::{Defaults, MessageKind, build, email::EmailSettings};
+use tocsin_notify::{Defaults, Delivered, DeliveryError, MessageKind, build, email::EmailSettings};
 use tocsin_testkit::{CertKind, TestPki, refused_addr};
 
 use crate::common::{contact, message};
@@ -109,6 +109,23 @@ impl Smtp {
         }
         contact(ContactKind::Email, Some(to), None, s)
     }
+}
+
+/// A server whose certificate comes from a fresh test PKI (`args` say `--starttls` or
+/// `--implicit-tls`), with the PKI; `None` when aiosmtpd is missing (outside CI).
+fn tls_smtp(args: &[&str]) -> Option<(TestPki, Smtp)> {
+    tocsin_testkit::init();
+    let pki = TestPki::new().unwrap();
+    let server = smtp(Some(&pki), args)?;
+    Some((pki, server))
+}
+
+/// Builds `c`'s channel with the default server settings and sends it the sample message.
+async fn send(c: &Contact) -> Result<Delivered, DeliveryError> {
+    build(c, &Defaults::default())
+        .unwrap()
+        .send(&message())
+        .await
 }
 
 /// The value of header `name` in a raw message (first occurrence, unfolded).
@@ -222,67 +239,45 @@ async fn threading_across_new_update_closed() {
 
 #[tokio::test]
 async fn starttls_with_the_test_ca() {
-    tocsin_testkit::init();
-    let pki = TestPki::new().unwrap();
-    let Some(server) = smtp(Some(&pki), &["--starttls"]) else {
+    let Some((pki, server)) = tls_smtp(&["--starttls"]) else {
         return;
     };
     let c = server.mailer(
         "ops@example.com",
         serde_json::json!({"tls": "starttls", "ca_file": pki.ca_file()}),
     );
-    build(&c, &Defaults::default())
-        .unwrap()
-        .send(&message())
-        .await
-        .unwrap();
+    send(&c).await.unwrap();
     let got = server.messages();
     assert_eq!(header(&got[0], "X-Tls").unwrap(), "yes");
 
     // Without the CA the certificate is untrusted: a configuration error.
     let c = server.mailer("ops@example.com", serde_json::json!({"tls": "starttls"}));
-    let e = build(&c, &Defaults::default())
-        .unwrap()
-        .send(&message())
-        .await
-        .unwrap_err();
+    let e = send(&c).await.unwrap_err();
     assert!(!e.retryable, "{e}");
     assert!(e.reason.contains("UnknownIssuer"), "{e}");
     // Plain SMTP against a server that requires STARTTLS: refused (530), permanent.
     let c = server.mailer("ops@example.com", serde_json::json!({"tls": "none"}));
-    let e = build(&c, &Defaults::default())
-        .unwrap()
-        .send(&message())
-        .await
-        .unwrap_err();
+    let e = send(&c).await.unwrap_err();
     assert!(!e.retryable && e.reason.contains("530"), "{e}");
     assert_eq!(server.messages().len(), 1);
 }
 
 #[tokio::test]
 async fn implicit_tls() {
-    tocsin_testkit::init();
-    let pki = TestPki::new().unwrap();
-    let Some(server) = smtp(Some(&pki), &["--implicit-tls"]) else {
+    let Some((pki, server)) = tls_smtp(&["--implicit-tls"]) else {
         return;
     };
     let c = server.mailer(
         "ops@example.com",
         serde_json::json!({"tls": "tls", "ca_file": pki.ca_file()}),
     );
-    build(&c, &Defaults::default())
-        .unwrap()
-        .send(&message())
-        .await
-        .unwrap();
+    send(&c).await.unwrap();
     assert_eq!(header(&server.messages()[0], "X-Tls").unwrap(), "yes");
 }
 
 #[tokio::test]
 async fn auth_success_and_failure() {
-    tocsin_testkit::init();
-    let pki = TestPki::new().unwrap();
-    let Some(server) = smtp(Some(&pki), &["--starttls", "--auth", "alice:c0rrect"]) else {
+    let Some((pki, server)) = tls_smtp(&["--starttls", "--auth", "alice:c0rrect"]) else {
         return;
     };
     let ca = pki.ca_file();
@@ -290,11 +285,7 @@ async fn auth_success_and_failure() {
         "ops@example.com",
         serde_json::json!({"tls": "starttls", "ca_file": ca, "username": "alice", "password": "c0rrect"}),
     );
-    build(&c, &Defaults::default())
-        .unwrap()
-        .send(&message())
-        .await
-        .unwrap();
+    send(&c).await.unwrap();
     assert_eq!(
         header(&server.messages()[0], "X-Auth-Login").unwrap(),
         "alice"
@@ -316,11 +307,7 @@ async fn auth_success_and_failure() {
         "ops@example.com",
         serde_json::json!({"tls": "starttls", "ca_file": ca}),
     );
-    let e = build(&c, &Defaults::default())
-        .unwrap()
-        .send(&message())
-        .await
-        .unwrap_err();
+    let e = send(&c).await.unwrap_err();
     assert!(!e.retryable, "{e}");
     assert_eq!(server.messages().len(), 1);
 }
@@ -330,18 +317,13 @@ async fn recipients_rejected_transiently_or_permanently() {
     let Some(server) = smtp(None, &[]) else {
         return;
     };
-    let send = |to: &str| {
+    let send_to = |to: &str| {
         let c = server.mailer(to, serde_json::json!({"tls": "none"}));
-        async move {
-            build(&c, &Defaults::default())
-                .unwrap()
-                .send(&message())
-                .await
-        }
+        async move { send(&c).await }
     };
-    let e = send("busy@example.com").await.unwrap_err();
+    let e = send_to("busy@example.com").await.unwrap_err();
     assert!(e.retryable && e.reason.contains("451"), "{e}");
-    let e = send("nobody@example.com").await.unwrap_err();
+    let e = send_to("nobody@example.com").await.unwrap_err();
     assert!(!e.retryable && e.reason.contains("550"), "{e}");
     assert!(server.messages().is_empty());
 }
@@ -355,11 +337,7 @@ async fn refused_connection_is_retryable() {
         None,
         serde_json::json!({"host": "127.0.0.1", "port": addr.port(), "tls": "none", "from": "t@example.com", "timeout": "2s"}),
     );
-    let e = build(&c, &Defaults::default())
-        .unwrap()
-        .send(&message())
-        .await
-        .unwrap_err();
+    let e = send(&c).await.unwrap_err();
     assert!(e.retryable, "{e}");
     assert!(
         e.reason

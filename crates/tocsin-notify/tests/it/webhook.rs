@@ -38,7 +38,7 @@ async fn posts_the_message_document_with_headers_and_signature() {
     let want_body = serde_json::to_vec(&m.document()).unwrap();
     assert_eq!(req.body, want_body);
     assert_eq!(req.header("content-type"), Some("application/json"));
-    assert_eq!(req.header("idempotency-key"), Some("acme-42-1-ops"));
+    assert_eq!(req.header("idempotency-key"), Some("acme/42/1/ops"));
     assert_eq!(req.header("authorization"), Some("Bearer t0ken"));
     assert_eq!(req.header("x-team"), Some("ops"));
     assert_eq!(
