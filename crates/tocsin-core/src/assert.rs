@@ -16,7 +16,7 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use crate::Status;
-use crate::check::{HttpSpec, Spanned, StatusPattern, TcpSpec};
+use crate::check::{HttpSpec, Spanned, StatusPattern, TcpSpec, Thresholds};
 
 /// Cap on the compiled size of one regex (and on its lazy DFA cache), so that a configuration
 /// cannot make the daemon allocate without bound.
@@ -224,22 +224,11 @@ impl HttpAssertions {
             }
         }
 
-        let (warning, critical) = match expect.response_time {
-            Some(t) => (t.warning.map(|d| d.get()), t.critical.map(|d| d.get())),
-            None => (None, None),
-        };
-        if let (Some(w), Some(c)) = (warning, critical)
-            && w > c
-        {
-            errors.push(FieldError::nowhere(
-                "http.expect.response_time",
-                format!(
-                    "warning {} is above critical {}; warning must not exceed critical",
-                    format_duration(w),
-                    format_duration(c)
-                ),
-            ));
-        }
+        let (warning, critical) = response_time_limits(
+            expect.response_time,
+            "http.expect.response_time",
+            &mut errors,
+        );
 
         let mut extract = Vec::with_capacity(spec.extract.len());
         for (name, path) in &spec.extract {
@@ -348,18 +337,10 @@ impl HttpAssertions {
 
         // 4. Response time.
         let elapsed = resp.elapsed;
-        match (self.critical, self.warning) {
-            (Some(c), _) if elapsed > c => fails.critical.push(format!(
-                "response time {} above critical {}",
-                format_duration(elapsed),
-                format_duration(c)
-            )),
-            (_, Some(w)) if elapsed > w => fails.warning.push(format!(
-                "response time {} above warning {}",
-                format_duration(elapsed),
-                format_duration(w)
-            )),
-            _ => {}
+        match response_time_breach(elapsed, self.warning, self.critical) {
+            Some((Status::Critical, m)) => fails.critical.push(m),
+            Some((_, m)) => fails.warning.push(m),
+            None => {}
         }
 
         let (status, message) = fails.decide().unwrap_or_else(|| {
@@ -539,19 +520,73 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-/// Compiles a regex with a size cap; the error is one line.
-fn compile_regex(pattern: &str) -> Result<Regex, String> {
+/// `response_time` thresholds as durations `(warning, critical)`; an error for `field` when
+/// warning is above critical.
+pub fn response_time_limits(
+    t: Option<Thresholds>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> (Option<Duration>, Option<Duration>) {
+    let (warning, critical) = match t {
+        Some(t) => (t.warning.map(|d| d.get()), t.critical.map(|d| d.get())),
+        None => (None, None),
+    };
+    if let (Some(w), Some(c)) = (warning, critical)
+        && w > c
+    {
+        errors.push(FieldError::nowhere(
+            field,
+            format!(
+                "warning {} is above critical {}; warning must not exceed critical",
+                format_duration(w),
+                format_duration(c)
+            ),
+        ));
+    }
+    (warning, critical)
+}
+
+/// The status and reason when `elapsed` is above a threshold (critical first), `None` when it is
+/// within both.
+pub fn response_time_breach(
+    elapsed: Duration,
+    warning: Option<Duration>,
+    critical: Option<Duration>,
+) -> Option<(Status, String)> {
+    let (status, name, limit) = match (critical, warning) {
+        (Some(c), _) if elapsed > c => (Status::Critical, "critical", c),
+        (_, Some(w)) if elapsed > w => (Status::Warning, "warning", w),
+        _ => return None,
+    };
+    Some((
+        status,
+        format!(
+            "response time {} above {name} {}",
+            format_duration(elapsed),
+            format_duration(limit)
+        ),
+    ))
+}
+
+/// Compiles a regex with a size cap; the error is one line ([`regex_message`]).
+pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern)
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .map_err(|e| match e {
-            regex::Error::CompiledTooBig(limit) => format!(
-                "regular expression too large (compiled size exceeds the limit of {limit} bytes)"
-            ),
-            regex::Error::Syntax(s) => format!("invalid regular expression: {}", syntax_reason(&s)),
-            other => format!("invalid regular expression: {other}"),
-        })
+        .map_err(|e| regex_message(&e))
+}
+
+/// A regex compile error on one line: `invalid regular expression: unclosed group (at
+/// character 1)`, or `regular expression too large (…)`.
+pub fn regex_message(e: &regex::Error) -> String {
+    match e {
+        regex::Error::CompiledTooBig(limit) => format!(
+            "regular expression too large (compiled size exceeds the limit of {limit} bytes)"
+        ),
+        regex::Error::Syntax(s) => format!("invalid regular expression: {}", syntax_reason(s)),
+        other => format!("invalid regular expression: {other}"),
+    }
 }
 
 /// Turns regex-syntax's multi-line diagram into one line: `unclosed group (at character 1)`.

@@ -113,7 +113,8 @@ impl CommandProbe {
         };
         let failed = self.judge.protocol().failure_status();
         if let Some(cwd) = &self.cwd {
-            match std::fs::metadata(cwd) {
+            // On the blocking pool: the directory may be on a slow or hung file system.
+            match tokio::fs::metadata(cwd).await {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => {
                     return result(

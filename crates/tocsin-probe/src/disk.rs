@@ -14,7 +14,7 @@ use tocsin_core::kinds::disk::DiskUsage;
 use tocsin_core::kinds::limits::worst;
 use tocsin_core::{CheckResult, Status};
 
-use crate::util::{Deadline, Gathered};
+use crate::util::{Deadline, Gathered, io_message, round2};
 use crate::{BuildError, Probe, ProbeEnv, RunContext};
 
 /// The `disk` probe, built from a [`DiskSpec`].
@@ -98,19 +98,6 @@ fn measure(path: &str) -> io::Result<DiskUsage> {
         inodes_total: s.f_files,
         inodes_free: s.f_ffree,
     })
-}
-
-/// An I/O error without the `(os error N)` suffix: `No such file or directory`.
-fn io_message(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error ") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    }
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 impl Probe for DiskProbe {

@@ -21,7 +21,7 @@ use tocsin_core::kinds::limits::worst;
 use tocsin_core::{CheckResult, Status};
 use tokio::time::Instant;
 
-use crate::util::{Deadline, Gathered};
+use crate::util::{Deadline, Gathered, io_message, round2};
 use crate::{BuildError, Probe, ProbeEnv, RunContext};
 
 /// How far apart the two readings of a first run are (at most a quarter of the timeout).
@@ -149,13 +149,7 @@ pub(crate) fn parse_meminfo(text: &str) -> Result<Mem, String> {
 }
 
 fn read(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        let text = e.to_string();
-        let text = text
-            .find(" (os error ")
-            .map_or(text.as_str(), |i| &text[..i]);
-        format!("cannot read {path}: {text}")
-    })
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {}", io_message(&e)))
 }
 
 fn read_stat() -> Result<(CpuTimes, u32), String> {
@@ -259,10 +253,6 @@ impl HostMetricsProbe {
             .metric("swap_used_bytes", s.swap_used() as f64, "bytes")
             .metric("swap_total_bytes", s.swap_total as f64, "bytes")
     }
-}
-
-fn round2(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 impl Probe for HostMetricsProbe {

@@ -43,10 +43,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tocsin_core::kinds::LogSpec;
 use tocsin_core::kinds::limits::fmt_bytes;
-use tocsin_core::kinds::log::{LogMatcher, MatchWindow, StartAt};
+use tocsin_core::kinds::log::{LogMatcher, MatchWindow, StartAt, fnv1a};
 use tocsin_core::{CheckResult, Status};
 
-use crate::util::{Deadline, Gathered};
+use crate::util::{Deadline, Gathered, io_message};
 use crate::{BuildError, Probe, ProbeEnv, RunContext};
 
 /// Bytes at the start of a file whose hash tells a file from another that got the same inode.
@@ -258,10 +258,7 @@ impl LogProbe {
     ) -> CheckResult {
         let spec = &self.cfg.spec;
         let status = spec.status_for(out.in_period);
-        let files = match out.files {
-            1 => "1 file".to_owned(),
-            n => format!("{n} files"),
-        };
+        let files = plural(out.files as u64, "file", "files");
         let scanned = format!("{files}, {} read", fmt_bytes(out.bytes_read));
         let (status, mut message) = if status.is_bad() {
             let mut m = format!(
@@ -364,25 +361,6 @@ fn text(line: &[u8]) -> String {
     t
 }
 
-/// An I/O error without the `(os error N)` suffix.
-fn io_message(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error ") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    }
-}
-
-/// 64-bit FNV-1a, stable across releases (it is saved in state files).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
 /// The hash of the first `len` bytes of `file`, `None` if it has fewer.
 fn head_hash(file: &File, len: u64) -> Option<u64> {
     let mut buf = vec![0u8; usize::try_from(len).ok()?];
@@ -429,33 +407,37 @@ impl<'a> Collector<'a> {
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         self.lines += 1;
         let hit = self.matcher.matches(line);
-        if self.context > 0 && !self.after.is_empty() {
-            let t = text(line);
-            for (i, left) in &mut self.after {
-                if let Some(s) = self.shown.get_mut(*i) {
-                    s.after.push(t.clone());
-                }
-                *left -= 1;
-            }
-            self.after.retain(|(_, left)| *left > 0);
-        }
         if hit {
             self.count += 1;
-            if self.shown.len() < self.show {
-                self.shown.push(Shown {
-                    file: self.file.clone(),
-                    offset,
-                    line: text(line),
-                    before: self.before.iter().cloned().collect(),
-                    after: Vec::new(),
-                });
-                if self.context > 0 {
-                    self.after.push((self.shown.len() - 1, self.context));
-                }
+        }
+        let show = hit && self.shown.len() < self.show;
+        if !show && self.context == 0 {
+            return;
+        }
+        // The line as text, made once for the match, the context after earlier matches and the
+        // context before later ones.
+        let t = text(line);
+        for (i, left) in &mut self.after {
+            if let Some(s) = self.shown.get_mut(*i) {
+                s.after.push(t.clone());
+            }
+            *left -= 1;
+        }
+        self.after.retain(|(_, left)| *left > 0);
+        if show {
+            self.shown.push(Shown {
+                file: self.file.clone(),
+                offset,
+                line: t.clone(),
+                before: self.before.iter().cloned().collect(),
+                after: Vec::new(),
+            });
+            if self.context > 0 {
+                self.after.push((self.shown.len() - 1, self.context));
             }
         }
         if self.context > 0 {
-            self.before.push_back(text(line));
+            self.before.push_back(t);
             if self.before.len() > self.context {
                 self.before.pop_front();
             }

@@ -28,7 +28,7 @@ use tocsin_core::kinds::process::{ProcessTotals, UserRef};
 use tocsin_core::{CheckResult, Status};
 use tokio::time::Instant;
 
-use crate::util::{Deadline, Gathered};
+use crate::util::{Deadline, Gathered, round2};
 use crate::{BuildError, Probe, ProbeEnv, RunContext};
 
 /// How far apart the two readings of a first run are (at most a quarter of the timeout).
@@ -368,7 +368,7 @@ impl ProcessProbe {
         let mut r = g
             .result(status, message, cx.started_at_ms, deadline.elapsed())
             .metric("processes", totals.count as f64, "")
-            .metric("cpu_percent", (cpu * 100.0).round() / 100.0, "%")
+            .metric("cpu_percent", round2(cpu), "%")
             .metric("rss_bytes", totals.rss_bytes as f64, "bytes");
         let pids: Vec<Value> = procs
             .iter()

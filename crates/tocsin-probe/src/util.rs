@@ -88,8 +88,7 @@ impl Gathered {
 /// Days from now until `not_after` (Unix seconds); negative once expired.
 pub(crate) fn days_left(not_after: i64) -> f64 {
     let now = jiff::Timestamp::now().as_second();
-    let days = (not_after - now) as f64 / 86_400.0;
-    (days * 100.0).round() / 100.0
+    round2((not_after - now) as f64 / 86_400.0)
 }
 
 /// A short human duration for messages: `42µs`, `0.3ms`, `12ms`, `1.25s`.
@@ -106,31 +105,21 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
     }
 }
 
-/// `3 days`, `1 day`, `5 hours`, `12 minutes`, `40 seconds`.
-pub(crate) fn fmt_age(secs: i64) -> String {
-    let secs = secs.unsigned_abs();
-    let (n, unit) = if secs >= 86_400 {
-        (secs / 86_400, "day")
-    } else if secs >= 3_600 {
-        (secs / 3_600, "hour")
-    } else if secs >= 60 {
-        (secs / 60, "minute")
-    } else {
-        (secs, "second")
-    };
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
+/// Ages (`3 days`) and timestamps (RFC 3339 UTC) for messages, as the `tls` kind words them.
+pub(crate) use tocsin_core::kinds::tls::{fmt_age, fmt_timestamp};
+
+/// An I/O error without the `(os error N)` suffix: `No such file or directory`.
+pub(crate) fn io_message(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
     }
 }
 
-/// RFC 3339 UTC for a Unix timestamp: `2026-11-18T12:00:00Z`.
-pub(crate) fn fmt_timestamp(secs: i64) -> String {
-    match jiff::Timestamp::from_second(secs) {
-        Ok(t) => t.to_string(),
-        Err(_) => format!("@{secs}"),
-    }
+/// A value rounded to two decimals, for metrics.
+pub(crate) fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 /// An error and its sources, `outer: inner: innermost`, without repeating identical parts.

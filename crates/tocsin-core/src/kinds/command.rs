@@ -23,7 +23,7 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::assert::{FieldError, REGEX_SIZE_LIMIT, format_duration};
+use crate::assert::{FieldError, REGEX_SIZE_LIMIT, compile_regex, format_duration, regex_message};
 use crate::check::{ByteSize, Secret};
 use crate::kinds::perfdata;
 use crate::{Metric, Status};
@@ -235,6 +235,8 @@ impl MatchRule {
             MatchType::Substring => regex::escape(&self.pattern),
         };
         let body = if self.match_word {
+            // Syntax errors are reported against the pattern as written, not the wrapped one.
+            compile_regex(&body)?;
             format!(r"\b(?:{body})\b")
         } else {
             body
@@ -257,22 +259,7 @@ impl MatchRule {
                 _ => {}
             }
         }
-        b.build().map_err(|e| match e {
-            regex::Error::CompiledTooBig(limit) => format!(
-                "regular expression too large (compiled size exceeds the limit of {limit} bytes)"
-            ),
-            regex::Error::Syntax(s) => {
-                let reason = s
-                    .lines()
-                    .rev()
-                    .find_map(|l| l.strip_prefix("error: "))
-                    .unwrap_or("syntax error")
-                    .trim()
-                    .to_owned();
-                format!("invalid regular expression: {reason}")
-            }
-            other => format!("invalid regular expression: {other}"),
-        })
+        b.build().map_err(|e| regex_message(&e))
     }
 
     /// The pattern as messages show it: `"text"` or `/regex/flags`.
@@ -898,6 +885,20 @@ mod tests {
             .iter()
             .find(|m| m.name == name)
             .map(|m| (m.value, m.unit.clone()))
+    }
+
+    #[test]
+    fn regex_errors_point_into_the_pattern_as_written() {
+        for word in [false, true] {
+            let errors = spec(&format!(
+                "{{ protocol: exit, run: [x], match: [{{ pattern: 'a(', match_word: {word} }}] }}"
+            ))
+            .validate();
+            assert_eq!(
+                errors[0].message, "invalid regular expression: unclosed group (at character 2)",
+                "match_word: {word}"
+            );
+        }
     }
 
     #[test]

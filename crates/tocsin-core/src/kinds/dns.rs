@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::assert::{FieldError, format_duration};
+use crate::assert::{FieldError, format_duration, response_time_breach, response_time_limits};
 use crate::check::Thresholds;
 use crate::{Dur, Status};
 
@@ -598,22 +598,8 @@ impl DnsAssertions {
             .as_ref()
             .map(|a| values(a, "answers").into_iter().collect::<BTreeSet<_>>());
         let contains = values(&spec.expect.contains, "contains");
-        let (warning, critical) = match spec.response_time {
-            Some(t) => (t.warning.map(Dur::get), t.critical.map(Dur::get)),
-            None => (None, None),
-        };
-        if let (Some(w), Some(c)) = (warning, critical)
-            && w > c
-        {
-            errors.push(FieldError::nowhere(
-                "dns.response_time",
-                format!(
-                    "warning {} is above critical {}; warning must not exceed critical",
-                    format_duration(w),
-                    format_duration(c)
-                ),
-            ));
-        }
+        let (warning, critical) =
+            response_time_limits(spec.response_time, "dns.response_time", &mut errors);
         if spec.expect.rcode != Rcode::NoError
             && (spec.expect.answers.as_ref().is_some_and(|a| !a.is_empty())
                 || !spec.expect.contains.is_empty())
@@ -722,18 +708,10 @@ impl DnsAssertions {
             }
         }
         let elapsed = reply.elapsed;
-        match (self.critical, self.warning) {
-            (Some(c), _) if elapsed > c => critical.push(format!(
-                "response time {} above critical {}",
-                format_duration(elapsed),
-                format_duration(c)
-            )),
-            (_, Some(w)) if elapsed > w => warning.push(format!(
-                "response time {} above warning {}",
-                format_duration(elapsed),
-                format_duration(w)
-            )),
-            _ => {}
+        match response_time_breach(elapsed, self.warning, self.critical) {
+            Some((Status::Critical, m)) => critical.push(m),
+            Some((_, m)) => warning.push(m),
+            None => {}
         }
         let total = critical.len() + warning.len();
         let (status, first) = match (critical.into_iter().next(), warning.into_iter().next()) {

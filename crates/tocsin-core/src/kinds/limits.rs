@@ -227,38 +227,6 @@ impl<'de> Deserialize<'de> for Inodes {
     }
 }
 
-/// A regex compile error on one line: `invalid regular expression: unclosed group (at
-/// character 1)`, or `regular expression too large (…)`.
-pub fn regex_message(e: &regex::Error) -> String {
-    match e {
-        regex::Error::CompiledTooBig(limit) => format!(
-            "regular expression too large (compiled size exceeds the limit of {limit} bytes)"
-        ),
-        regex::Error::Syntax(diagram) => {
-            let lines: Vec<&str> = diagram.lines().collect();
-            let reason = lines
-                .iter()
-                .rev()
-                .find_map(|l| l.strip_prefix("error: "))
-                .unwrap_or(diagram)
-                .trim();
-            // The one-line form: header, the pattern, a caret line, "error: …".
-            let caret = lines
-                .iter()
-                .skip(2)
-                .find(|l| l.trim_start().starts_with('^'));
-            match (lines.len(), caret) {
-                (4, Some(c)) => {
-                    let at = (c.len() - c.trim_start().len()).saturating_sub(4) + 1;
-                    format!("invalid regular expression: {reason} (at character {at})")
-                }
-                _ => format!("invalid regular expression: {reason}"),
-            }
-        }
-        other => format!("invalid regular expression: {other}"),
-    }
-}
-
 /// Which way a value goes bad.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -558,16 +526,6 @@ mod tests {
             Some((Status::Critical, "c1 (and 2 more)".to_owned()))
         );
         assert_eq!(worst(&[]), None);
-    }
-
-    #[test]
-    fn regex_errors_fit_on_one_line() {
-        let pattern = String::from("a(");
-        let e = regex::Regex::new(&pattern).unwrap_err();
-        assert_eq!(
-            regex_message(&e),
-            "invalid regular expression: unclosed group (at character 2)"
-        );
     }
 
     #[test]

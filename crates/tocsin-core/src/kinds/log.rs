@@ -15,9 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
-use crate::assert::{FieldError, REGEX_SIZE_LIMIT};
+use crate::assert::{FieldError, REGEX_SIZE_LIMIT, regex_message};
 use crate::check::{ByteSize, CheckId};
-use crate::kinds::limits::regex_message;
 use crate::{Dur, Status};
 
 /// Amon's default `threshold`: one match is enough.
@@ -322,8 +321,9 @@ fn path_problem(p: &str) -> Option<String> {
     None
 }
 
-/// 64-bit FNV-1a: a hash that stays the same across Rust releases and machines.
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// 64-bit FNV-1a: a hash that stays the same across Rust releases and machines (the probe's
+/// saved read positions use it too).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);

@@ -7,14 +7,14 @@
 
 use std::fmt;
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_saphyr::Spanned;
 
 use crate::Status;
-use crate::assert::{FieldError, REGEX_SIZE_LIMIT};
+use crate::assert::{FieldError, compile_regex};
 use crate::kinds::limits::{
-    Direction, Finding, Limits, NumOrText, Percent, Size, fmt_bytes, fmt_percent, regex_message,
+    Direction, Finding, Limits, NumOrText, Percent, Size, fmt_bytes, fmt_percent,
 };
 
 /// `process:` as written in a check. At least one of `name`, `cmdline`, `user` is required;
@@ -109,13 +109,7 @@ impl ProcessSpec {
 
     /// The compiled `cmdline`, if given.
     pub fn cmdline_regex(&self) -> Option<Result<Regex, String>> {
-        self.cmdline.as_ref().map(|re| {
-            RegexBuilder::new(&re.value)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .dfa_size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| regex_message(&e))
-        })
+        self.cmdline.as_ref().map(|re| compile_regex(&re.value))
     }
 
     /// Every problem with the spec, fields relative to the check (`process.…`).

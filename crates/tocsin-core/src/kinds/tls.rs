@@ -314,7 +314,7 @@ fn check_server_name(name: &str) -> Result<(), String> {
 }
 
 /// `3 days`, `1 day`, `5 hours`, `12 minutes`, `40 seconds`.
-fn fmt_age(secs: i64) -> String {
+pub fn fmt_age(secs: i64) -> String {
     let secs = secs.unsigned_abs();
     let (n, unit) = if secs >= 86_400 {
         (secs / 86_400, "day")
@@ -333,7 +333,7 @@ fn fmt_age(secs: i64) -> String {
 }
 
 /// RFC 3339 UTC for a Unix timestamp: `2026-11-18T12:00:00Z`.
-fn fmt_timestamp(secs: i64) -> String {
+pub fn fmt_timestamp(secs: i64) -> String {
     match jiff::Timestamp::from_second(secs) {
         Ok(t) => t.to_string(),
         Err(_) => format!("@{secs}"),
