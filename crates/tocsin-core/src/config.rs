@@ -1223,8 +1223,8 @@ impl<'a> FileCx<'a> {
             ),
             (None, false) => {}
         }
-        match (&def.url, kind.uses_url()) {
-            (None, true) => self.error_on(
+        match (&def.url, kind.takes_url()) {
+            (None, _) if kind.requires_url() => self.error_on(
                 &format!("{p}.url"),
                 c,
                 format!("missing field \"url\": {kind} contacts need a URL"),
@@ -1238,13 +1238,9 @@ impl<'a> FileCx<'a> {
             (Some(url), false) => self.error_on(
                 &format!("{p}.url"),
                 url,
-                format!(
-                    "{kind} contacts take no \"url\"; put what they need under \"settings\" (url \
-                     is for {})",
-                    url_kinds()
-                ),
+                format!("{kind} contacts take no \"url\"; put what they need under \"settings\""),
             ),
-            (None, false) => {}
+            (None, _) => {}
         }
         if self.errors.len() > before {
             return None;
@@ -1501,15 +1497,6 @@ const PROBE_KINDS: &str =
 const STANDARD_METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 ];
-
-fn url_kinds() -> String {
-    let kinds: Vec<&str> = crate::directory::ContactKind::ALL
-        .iter()
-        .filter(|k| k.uses_url())
-        .map(|k| k.as_str())
-        .collect();
-    kinds.join(", ")
-}
 
 fn check_zone(name: &str) -> Result<(), ScheduleError> {
     if name == "UTC" {

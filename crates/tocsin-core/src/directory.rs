@@ -100,18 +100,25 @@ impl ContactKind {
         }
     }
 
-    /// Whether this kind is addressed by `url` (which it then requires).
-    pub fn uses_url(self) -> bool {
+    /// Whether contacts of this kind must have a `url` (the destination itself: a webhook, an
+    /// incoming-webhook URL, an ntfy topic, a Gotify server).
+    pub fn requires_url(self) -> bool {
         matches!(
             self,
             Self::Webhook
-                | Self::Slack
                 | Self::Mattermost
                 | Self::Teams
                 | Self::Discord
                 | Self::Ntfy
                 | Self::Gotify
         )
+    }
+
+    /// Whether contacts of this kind may have a `url`: every kind but email. For the kinds that
+    /// do not require one it replaces the provider's API endpoint (a regional endpoint, a proxy,
+    /// a test server), and for Slack it is the incoming-webhook URL.
+    pub fn takes_url(self) -> bool {
+        self != Self::Email
     }
 
     /// Whether this kind is addressed by `to` (which it then requires).
@@ -189,8 +196,9 @@ pub struct ContactDef {
     /// Email address (required for, and only for, `email`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<Spanned<String>>,
-    /// Destination URL (required for, and only for, webhook, slack, mattermost, teams, discord,
-    /// ntfy, gotify). Webhook URLs often embed a token, so the value is kept secret.
+    /// Destination URL: required for webhook, mattermost, teams, discord, ntfy and gotify; for
+    /// slack, the incoming-webhook URL; for the API channels, a replacement for the provider's
+    /// endpoint; not taken by email. URLs often embed a token, so the value is kept secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<Spanned<Secret>>,
     /// Everything else the kind needs (tokens, channel, region…).

@@ -849,9 +849,6 @@ maintenances:
              https",
             "people.yml:12:9: contacts[3].to: only email contacts take \"to\"; put what pagerduty \
              needs under \"settings\"",
-            "people.yml:13:10: contacts[3].url: pagerduty contacts take no \"url\"; put what they \
-             need under \"settings\" (url is for webhook, slack, mattermost, teams, discord, ntfy, \
-             gotify)",
             "people.yml:14:9: contacts[4].id: \"Bad\" contains 'B'; ids use only a-z, 0-9, '_', \
              '.', '-'",
             "people.yml:22:14: groups[1].checks[0]: invalid check id: \"Not An Id\" contains 'N'; \
@@ -962,4 +959,19 @@ fn the_examples_load_without_errors() {
             );
         }
     }
+}
+
+#[test]
+fn contact_urls_required_optional_or_refused() {
+    // Email takes none; webhook-like kinds need one; API kinds may replace their endpoint.
+    assert_eq!(
+        errors_in(
+            "contacts:\n  - id: m\n    type: email\n    to: a@example.com\n    url: https://x.example/\n  - id: h\n    type: teams\n  - id: p\n    type: pagerduty\n    url: http://127.0.0.1:9/v2/enqueue\n  - id: s\n    type: slack\n"
+        ),
+        [
+            "t.yml:5:10: contacts[0].url: email contacts take no \"url\"; put what they need \
+             under \"settings\"",
+            "t.yml:6:5: contacts[1].url: missing field \"url\": teams contacts need a URL",
+        ]
+    );
 }

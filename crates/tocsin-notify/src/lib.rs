@@ -33,10 +33,29 @@ use serde::Serialize;
 use tocsin_core::directory::{Contact, ContactKind};
 use tocsin_core::{Metric, Status, Timings};
 
+#[cfg(feature = "aws")]
+mod aws;
+#[cfg(feature = "aws")]
+pub mod cloudwatch;
+pub mod datadog;
+pub mod discord;
 pub mod email;
+#[cfg(feature = "aws")]
+pub mod eventbridge;
+pub mod gotify;
+mod http_channel;
 mod http_client;
+pub mod mattermost;
+pub mod ntfy;
+pub mod opsgenie;
+pub mod pagerduty;
+pub mod pushover;
 mod settings;
+pub mod slack;
+pub mod teams;
+pub mod telegram;
 pub mod template;
+pub mod twilio;
 pub mod webhook;
 
 pub use template::{Place, TemplateError, validate_templates};
@@ -353,8 +372,11 @@ impl Default for Defaults {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// This crate has no channel for the contact's kind yet.
-    #[error("contact {contact:?}: notifications of type {kind} are not implemented yet")]
+    /// This build of Tocsin was compiled without the contact's kind (the AWS channels need the
+    /// `aws` cargo feature).
+    #[error(
+        "contact {contact:?}: this build of Tocsin has no {kind} channel (rebuild with the `aws` feature)"
+    )]
     Unsupported {
         /// The contact's id.
         contact: String,
@@ -392,10 +414,31 @@ pub fn build(contact: &Contact, defaults: &Defaults) -> Result<Arc<dyn Notifier>
     match contact.kind {
         ContactKind::Webhook => Ok(Arc::new(webhook::Webhook::build(contact, defaults)?)),
         ContactKind::Email => Ok(Arc::new(email::Email::build(contact, defaults)?)),
-        kind => Err(BuildError::Unsupported {
-            contact: contact.id.clone(),
-            kind,
-        }),
+        ContactKind::Slack => Ok(Arc::new(slack::Slack::build(contact, defaults)?)),
+        ContactKind::Mattermost => Ok(Arc::new(mattermost::Mattermost::build(contact, defaults)?)),
+        ContactKind::Teams => Ok(Arc::new(teams::Teams::build(contact, defaults)?)),
+        ContactKind::Discord => Ok(Arc::new(discord::Discord::build(contact, defaults)?)),
+        ContactKind::Telegram => Ok(Arc::new(telegram::Telegram::build(contact, defaults)?)),
+        ContactKind::Pagerduty => Ok(Arc::new(pagerduty::Pagerduty::build(contact, defaults)?)),
+        ContactKind::Opsgenie => Ok(Arc::new(opsgenie::Opsgenie::build(contact, defaults)?)),
+        ContactKind::Twilio => Ok(Arc::new(twilio::Twilio::build(contact, defaults)?)),
+        ContactKind::Datadog => Ok(Arc::new(datadog::Datadog::build(contact, defaults)?)),
+        ContactKind::Pushover => Ok(Arc::new(pushover::Pushover::build(contact, defaults)?)),
+        ContactKind::Ntfy => Ok(Arc::new(ntfy::Ntfy::build(contact, defaults)?)),
+        ContactKind::Gotify => Ok(Arc::new(gotify::Gotify::build(contact, defaults)?)),
+        #[cfg(feature = "aws")]
+        ContactKind::Cloudwatch => Ok(Arc::new(cloudwatch::Cloudwatch::build(contact, defaults)?)),
+        #[cfg(feature = "aws")]
+        ContactKind::Eventbridge => Ok(Arc::new(eventbridge::Eventbridge::build(
+            contact, defaults,
+        )?)),
+        #[cfg(not(feature = "aws"))]
+        kind @ (ContactKind::Cloudwatch | ContactKind::Eventbridge) => {
+            Err(BuildError::Unsupported {
+                contact: contact.id.clone(),
+                kind,
+            })
+        }
     }
 }
 

@@ -92,6 +92,17 @@ Timings (ms):{% for name, ms in timings_ms | items %} {{ name }}={{ ms }}{% endf
 Tocsin
 ";
 
+/// The default title of chat-like channels (Slack, Teams, PagerDuty's summary, …): one line.
+pub const CHAT_SUBJECT: &str = "[{{ status | upper }}] {{ check.name }}\
+{% if alarm.kind != 'opened' %} ({{ alarm.kind | replace('_', ' ') }}){% endif %}";
+
+/// The default text of chat-like channels: the message, the alarm and the link.
+pub const CHAT_BODY: &str = "\
+{{ check.name }} ({{ check.id }}) is {{ status | upper }}\
+{% if previous_status %} (was {{ previous_status }}){% endif %}: {{ message }}
+Alarm {{ tenant }}#{{ alarm.id }} is {{ 'closed' if alarm.closed else 'open' }}\
+{% if dashboard_url %}: {{ dashboard_url }}{% endif %}";
+
 /// A contact's compiled templates.
 #[derive(Debug)]
 pub(crate) struct Templates {
@@ -238,7 +249,13 @@ pub(crate) fn for_kind(kind: ContactKind) -> (&'static [(Place, &'static str)], 
             &[Place::Subject, Place::Body],
         ),
         ContactKind::Webhook => (&[], &[Place::Body]),
-        _ => (&[], &[]),
+        // Metrics carry numbers, not text.
+        ContactKind::Cloudwatch => (&[], &[]),
+        // Every other channel shows a title and a text.
+        _ => (
+            &[(Place::Subject, CHAT_SUBJECT), (Place::Body, CHAT_BODY)],
+            &[Place::Subject, Place::Body],
+        ),
     }
 }
 
@@ -255,7 +272,6 @@ pub(crate) fn compile_checked(contact: &Contact) -> Result<Templates, TemplateEr
     let ctx = context(&Message::sample());
     for &place in &t.overridden {
         let out = t.render(place, &ctx)?;
-        // Only email has a subject.
         if place == Place::Subject && out.contains('\n') {
             return Err(TemplateError {
                 contact: contact.id.clone(),
@@ -405,6 +421,21 @@ mod tests {
             render(&c, Place::Subject, &Message::sample()),
             "CRITICAL: Web front (acme#42)"
         );
+    }
+
+    #[test]
+    fn chat_defaults() {
+        let c = contact(ContactKind::Slack, serde_json::json!({}));
+        let mut m = Message::sample();
+        assert_eq!(render(&c, Place::Subject, &m), "[CRITICAL] Web front");
+        assert_eq!(
+            render(&c, Place::Body, &m),
+            "Web front (web) is CRITICAL (was ok): expected status 200, got 503\n\
+             Alarm acme#42 is open: https://tocsin.example/alarms/acme/42"
+        );
+        m.kind = MessageKind::Closed;
+        m.status = tocsin_core::Status::Ok;
+        assert_eq!(render(&c, Place::Subject, &m), "[OK] Web front (closed)");
     }
 
     #[test]

@@ -13,20 +13,18 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
-use rustls::ClientConfig;
 use serde::Deserialize;
 use sha2::Sha256;
 use tocsin_core::Dur;
 use tocsin_core::check::Secret;
 use tocsin_core::directory::Contact;
 
-use crate::http_client::{self, Failure, Target};
+use crate::http_channel::{HttpTransport, Request, USER_AGENT};
+use crate::http_client::Target;
 use crate::template::{self, Place, Templates};
 use crate::{BuildError, Defaults, Delivered, DeliveryError, Message, Notifier, SendFuture};
 
@@ -73,8 +71,7 @@ pub struct Webhook {
     method: Method,
     headers: HeaderMap,
     secret: Option<Secret>,
-    timeout: Duration,
-    tls: Arc<ClientConfig>,
+    transport: HttpTransport,
     templates: Templates,
 }
 
@@ -86,7 +83,7 @@ impl fmt::Debug for Webhook {
             .field("to", &self.target.host_port())
             .field("method", &self.method)
             .field("signed", &self.secret.is_some())
-            .field("timeout", &self.timeout)
+            .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
 }
@@ -118,10 +115,7 @@ impl Webhook {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        headers.insert(
-            header::USER_AGENT,
-            HeaderValue::from_static(concat!("tocsin/", env!("CARGO_PKG_VERSION"))),
-        );
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         for (name, value) in &s.headers {
             let field = format!("settings.headers.{name}");
             let n = HeaderName::try_from(name.as_str())
@@ -134,22 +128,7 @@ impl Webhook {
             v.set_sensitive(true);
             headers.insert(n, v);
         }
-        let timeout = s.timeout.map_or(defaults.webhook_timeout, Dur::get);
-        if timeout.is_zero() {
-            return Err(BuildError::setting(
-                contact,
-                "settings.timeout",
-                "must be more than 0s",
-            ));
-        }
-        let ca = match &s.ca_file {
-            None => None,
-            Some(path) => Some(std::fs::read(path).map_err(|e| {
-                BuildError::setting(contact, "settings.ca_file", format!("{path}: {e}"))
-            })?),
-        };
-        let tls = http_client::tls_config(ca.as_deref())
-            .map_err(|e| BuildError::setting(contact, "settings.ca_file", e))?;
+        let transport = HttpTransport::build(contact, s.timeout, s.ca_file.as_deref(), defaults)?;
         let templates = template::compile_checked(contact)?;
         Ok(Self {
             contact: contact.id.clone(),
@@ -157,8 +136,7 @@ impl Webhook {
             method,
             headers,
             secret: s.secret,
-            timeout,
-            tls,
+            transport,
             templates,
         })
     }
@@ -189,50 +167,17 @@ impl Webhook {
         {
             headers.insert(SIGNATURE_HEADER, v);
         }
-        let reply = http_client::send(
-            &self.target,
-            &self.tls,
-            self.method.clone(),
-            &headers,
-            Bytes::from(body),
-            self.timeout,
-        )
-        .await
-        .map_err(|f| match f {
-            Failure::Transient(r) => DeliveryError::retry(r),
-            Failure::Tls(r) => DeliveryError::permanent(r),
-            Failure::Timeout => DeliveryError::retry(format!(
-                "no response from {} within {}",
-                self.target.host_port(),
-                Dur::from(self.timeout)
-            )),
-        })?;
-        let status = reply.status;
-        let code = status.as_u16();
-        if status.is_success() {
-            return Ok(Delivered {
-                detail: format!("HTTP {code}"),
-                template_fallback: fallback,
-            });
-        }
-        let snippet =
-            String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)]).into_owned();
-        let mut reason = format!("HTTP {code} from {}", self.target.host_port());
-        if status.is_redirection() {
-            reason.push_str(" (redirects are not followed; fix the URL)");
-        }
-        if !snippet.trim().is_empty() {
-            reason.push_str(": ");
-            reason.push_str(&snippet);
-        }
-        let retryable = status.is_server_error() || code == 408 || code == 429;
-        if retryable {
-            let mut e = DeliveryError::retry(reason);
-            e.retry_after = retry_after(&reply.headers);
-            Err(e)
-        } else {
-            Err(DeliveryError::permanent(reason))
-        }
+        let req = Request {
+            method: self.method.clone(),
+            target: self.target.clone(),
+            headers,
+            body: Bytes::from(body),
+        };
+        let reply = self.transport.send(req).await?;
+        Ok(Delivered {
+            detail: format!("HTTP {}", reply.status.as_u16()),
+            template_fallback: fallback,
+        })
     }
 }
 
@@ -259,18 +204,6 @@ pub fn signature(key: &[u8], body: &[u8]) -> String {
     out
 }
 
-/// `Retry-After` in seconds (HTTP dates are ignored), at most a day.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers
-        .get(header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(secs.min(86_400)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,18 +215,5 @@ mod tests {
             signature(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-    }
-
-    #[test]
-    fn retry_after_seconds_only() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
-        h.insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), None);
     }
 }

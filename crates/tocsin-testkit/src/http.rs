@@ -18,6 +18,11 @@
 //! - `/echo` — the request as JSON: `method`, `path`, `query`, `version` (`HTTP/1.1`,
 //!   `HTTP/2.0`), `headers` (lower-case name → value, repeated values joined with `, `), `body`
 //!
+//! Canned answers: [`ServerHandle::respond`] makes any path (say `/v2/enqueue`) answer a given
+//! status, headers and body, taking precedence over the routes above. Tests of notification
+//! channels use it to play a provider: check the exact request, answer what the provider
+//! documents.
+//!
 //! Every request (whatever the route) is also recorded: [`ServerHandle::last_request`] and
 //! [`ServerHandle::recorded`] return what arrived, so tests can check method, headers and body
 //! without parsing a response.
@@ -94,11 +99,20 @@ impl RecordedRequest {
 /// How many recorded requests are kept (the oldest are dropped first).
 const RECORD_LIMIT: usize = 1024;
 
+/// A canned answer set with [`ServerHandle::respond`].
+#[derive(Clone, Debug)]
+struct Canned {
+    status: StatusCode,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
 #[derive(Debug)]
 struct State {
     requests: AtomicU64,
     recorded: Mutex<std::collections::VecDeque<RecordedRequest>>,
     document: Mutex<(HeaderValue, Bytes)>,
+    canned: Mutex<std::collections::HashMap<String, Canned>>,
     shutdown: watch::Receiver<bool>,
     tls: bool,
 }
@@ -131,6 +145,7 @@ impl HttpServer {
                 HeaderValue::from_static("application/json"),
                 Bytes::from_static(br#"{"status":"ok","x":1}"#),
             )),
+            canned: Mutex::new(std::collections::HashMap::new()),
             shutdown: rx,
             tls: tls.is_some(),
         });
@@ -170,6 +185,22 @@ impl HttpServer {
     /// A handle that outlives borrows of the server.
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
+    }
+
+    /// See [`ServerHandle::respond`].
+    pub fn respond(
+        &self,
+        path: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) {
+        self.handle.respond(path, status, headers, body);
+    }
+
+    /// See [`ServerHandle::respond_json`].
+    pub fn respond_json(&self, path: &str, status: u16, body: &serde_json::Value) {
+        self.handle.respond_json(path, status, body);
     }
 
     /// Replaces the `/json` document.
@@ -223,6 +254,40 @@ impl ServerHandle {
             .document
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = (ct, body.into());
+    }
+
+    /// Makes `path` (exactly, query ignored) answer `status` with `headers` and `body`, for
+    /// every method, until changed. Takes precedence over the built-in routes.
+    pub fn respond(
+        &self,
+        path: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) {
+        let canned = Canned {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.into(),
+        };
+        self.state
+            .canned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_owned(), canned);
+    }
+
+    /// [`Self::respond`] with a JSON body (and `Content-Type: application/json`).
+    pub fn respond_json(&self, path: &str, status: u16, body: &serde_json::Value) {
+        self.respond(
+            path,
+            status,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        );
     }
 
     /// Requests received so far.
@@ -335,6 +400,25 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<TkBody> {
     let req = Request::from_parts(parts, body);
     record(state, &req);
     let path = req.uri().path().to_owned();
+    let canned = state
+        .canned
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&path)
+        .cloned();
+    if let Some(c) = canned {
+        let mut resp = Response::new(TkBody::full(c.body));
+        *resp.status_mut() = c.status;
+        for (n, v) in &c.headers {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::try_from(n.as_str()),
+                HeaderValue::from_str(v),
+            ) {
+                resp.headers_mut().insert(n, v);
+            }
+        }
+        return resp;
+    }
     let query = req.uri().query().unwrap_or("").to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {

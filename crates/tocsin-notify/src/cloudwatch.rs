@@ -1,0 +1,25 @@
+//! The `cloudwatch` channel (not yet written).
+
+use tocsin_core::directory::Contact;
+
+use crate::{BuildError, Defaults, Message, Notifier, SendFuture};
+
+/// A built cloudwatch channel.
+#[derive(Debug)]
+pub struct Cloudwatch {}
+
+impl Cloudwatch {
+    /// Builds the channel of a `cloudwatch` contact.
+    pub fn build(contact: &Contact, _defaults: &Defaults) -> Result<Self, BuildError> {
+        Err(BuildError::Unsupported {
+            contact: contact.id.clone(),
+            kind: contact.kind,
+        })
+    }
+}
+
+impl Notifier for Cloudwatch {
+    fn send<'a>(&'a self, _m: &'a Message) -> SendFuture<'a> {
+        Box::pin(async { Err(crate::DeliveryError::permanent("not written")) })
+    }
+}

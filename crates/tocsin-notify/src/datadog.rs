@@ -1,0 +1,25 @@
+//! The `datadog` channel (not yet written).
+
+use tocsin_core::directory::Contact;
+
+use crate::{BuildError, Defaults, Message, Notifier, SendFuture};
+
+/// A built datadog channel.
+#[derive(Debug)]
+pub struct Datadog {}
+
+impl Datadog {
+    /// Builds the channel of a `datadog` contact.
+    pub fn build(contact: &Contact, _defaults: &Defaults) -> Result<Self, BuildError> {
+        Err(BuildError::Unsupported {
+            contact: contact.id.clone(),
+            kind: contact.kind,
+        })
+    }
+}
+
+impl Notifier for Datadog {
+    fn send<'a>(&'a self, _m: &'a Message) -> SendFuture<'a> {
+        Box::pin(async { Err(crate::DeliveryError::permanent("not written")) })
+    }
+}

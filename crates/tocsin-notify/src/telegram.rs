@@ -1,0 +1,25 @@
+//! The `telegram` channel (not yet written).
+
+use tocsin_core::directory::Contact;
+
+use crate::{BuildError, Defaults, Message, Notifier, SendFuture};
+
+/// A built telegram channel.
+#[derive(Debug)]
+pub struct Telegram {}
+
+impl Telegram {
+    /// Builds the channel of a `telegram` contact.
+    pub fn build(contact: &Contact, _defaults: &Defaults) -> Result<Self, BuildError> {
+        Err(BuildError::Unsupported {
+            contact: contact.id.clone(),
+            kind: contact.kind,
+        })
+    }
+}
+
+impl Notifier for Telegram {
+    fn send<'a>(&'a self, _m: &'a Message) -> SendFuture<'a> {
+        Box::pin(async { Err(crate::DeliveryError::permanent("not written")) })
+    }
+}

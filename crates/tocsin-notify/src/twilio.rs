@@ -1,0 +1,25 @@
+//! The `twilio` channel (not yet written).
+
+use tocsin_core::directory::Contact;
+
+use crate::{BuildError, Defaults, Message, Notifier, SendFuture};
+
+/// A built twilio channel.
+#[derive(Debug)]
+pub struct Twilio {}
+
+impl Twilio {
+    /// Builds the channel of a `twilio` contact.
+    pub fn build(contact: &Contact, _defaults: &Defaults) -> Result<Self, BuildError> {
+        Err(BuildError::Unsupported {
+            contact: contact.id.clone(),
+            kind: contact.kind,
+        })
+    }
+}
+
+impl Notifier for Twilio {
+    fn send<'a>(&'a self, _m: &'a Message) -> SendFuture<'a> {
+        Box::pin(async { Err(crate::DeliveryError::permanent("not written")) })
+    }
+}

@@ -1,0 +1,1 @@
+//! The cloudwatch channel against a local server playing the provider.

@@ -1,0 +1,1 @@
+//! The datadog channel against a local server playing the provider.

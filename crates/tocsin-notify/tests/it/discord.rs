@@ -1,0 +1,1 @@
+//! The discord channel against a local server playing the provider.

@@ -1,0 +1,1 @@
+//! The eventbridge channel against a local server playing the provider.

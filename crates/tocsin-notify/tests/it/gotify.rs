@@ -1,0 +1,1 @@
+//! The gotify channel against a local server playing the provider.

@@ -1,0 +1,1 @@
+//! The mattermost channel against a local server playing the provider.

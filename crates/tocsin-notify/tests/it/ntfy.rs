@@ -1,0 +1,1 @@
+//! The ntfy channel against a local server playing the provider.

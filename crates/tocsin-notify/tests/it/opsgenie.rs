@@ -1,0 +1,1 @@
+//! The opsgenie channel against a local server playing the provider.

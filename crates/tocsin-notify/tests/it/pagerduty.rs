@@ -1,0 +1,1 @@
+//! The pagerduty channel against a local server playing the provider.

@@ -1,0 +1,1 @@
+//! The pushover channel against a local server playing the provider.

@@ -1,0 +1,1 @@
+//! The teams channel against a local server playing the provider.

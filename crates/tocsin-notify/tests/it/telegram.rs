@@ -1,0 +1,1 @@
+//! The telegram channel against a local server playing the provider.

@@ -1,0 +1,1 @@
+//! The twilio channel against a local server playing the provider.
