@@ -19,6 +19,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use rustls::ClientConfig;
 use tocsin_core::Dur;
+use tocsin_core::check::Secret;
 use tocsin_core::directory::Contact;
 
 pub(crate) use crate::http_client::Reply;
@@ -346,6 +347,168 @@ impl Colour {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Helpers of the API channels (PagerDuty, Opsgenie, Twilio, Datadog, Pushover, …).
+// ---------------------------------------------------------------------------------------------
+
+/// `s` cut to at most `max` characters (not bytes, so never inside a character), ending with `…`
+/// when something was cut.
+pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_owned(),
+        Some(_) if max == 0 => String::new(),
+        Some(_) => {
+            // Keep max - 1 characters and the ellipsis.
+            let cut = s.char_indices().nth(max - 1).map_or(s.len(), |(i, _)| i);
+            let mut out = String::with_capacity(cut + 3);
+            out.push_str(&s[..cut]);
+            out.push('…');
+            out
+        }
+    }
+}
+
+/// What a provider knows an alarm by: `<tenant>/<alarm id>`, the same for every message of the
+/// alarm (PagerDuty's `dedup_key`, Opsgenie's `alias`, Datadog's `aggregation_key`).
+pub(crate) fn alarm_ref(m: &Message) -> String {
+    format!("{}/{}", m.tenant, m.alarm_id)
+}
+
+/// A secret setting the channel cannot do without: present, not empty, and sendable in a header
+/// or a form.
+pub(crate) fn required_secret(
+    contact: &Contact,
+    field: &str,
+    value: Option<Secret>,
+) -> Result<Secret, BuildError> {
+    let value = value.ok_or_else(|| {
+        BuildError::setting(
+            contact,
+            field,
+            format!("required for a {} contact", contact.kind),
+        )
+    })?;
+    if value.expose().trim().is_empty() {
+        return Err(BuildError::setting(contact, field, "must not be empty"));
+    }
+    header_value(contact, field, value.expose())?;
+    Ok(value)
+}
+
+/// The contact's `url` when given (it replaces the provider's endpoint, e.g. for a proxy or a
+/// test server), `default` otherwise.
+pub(crate) fn endpoint(contact: &Contact, default: &str) -> Result<Target, BuildError> {
+    match &contact.url {
+        Some(_) => contact_url(contact),
+        None => target(contact, "url", default),
+    }
+}
+
+/// The API base URL: the contact's `url` when given (it replaces the provider's base), `default`
+/// otherwise; checked, without a trailing `/`, ready for [`join`].
+pub(crate) fn base_url(contact: &Contact, default: &str) -> Result<String, BuildError> {
+    let base = contact.url.as_ref().map_or(default, |u| u.expose());
+    target(contact, "url", base)?;
+    if base.contains(['?', '#']) {
+        return Err(BuildError::setting(
+            contact,
+            "url",
+            "is the API's base URL: it may not have a query or a fragment",
+        ));
+    }
+    Ok(base.trim_end_matches('/').to_owned())
+}
+
+/// `base` (from [`base_url`]) followed by `path_and_query` (which starts with `/`).
+pub(crate) fn join(base: &str, path_and_query: &str) -> Result<Target, DeliveryError> {
+    Target::parse(&format!("{base}{path_and_query}"))
+        .map_err(|e| DeliveryError::permanent(format!("cannot build the request URL: {e}")))
+}
+
+/// Sends `req` to `provider` and judges the reply as [`judge`] does (2xx delivered; 408, 429 and
+/// 5xx retryable with `Retry-After`; other statuses permanent), with a reason that quotes the
+/// provider's own error (see [`provider_error`]) and never shows any of `secrets`, even when the
+/// provider echoes one.
+pub(crate) async fn send_explained(
+    transport: &HttpTransport,
+    req: Request,
+    provider: &str,
+    secrets: &[&str],
+) -> Result<Reply, DeliveryError> {
+    let reply = transport.exchange(&req).await?;
+    if reply.status.is_success() {
+        return Ok(reply);
+    }
+    let mut reason = format!(
+        "{provider}: HTTP {} from {}",
+        reply.status.as_u16(),
+        req.target.host_port()
+    );
+    if reply.status.is_redirection() {
+        reason.push_str(" (redirects are not followed; fix the URL)");
+    }
+    let said = provider_error(&reply.body)
+        .unwrap_or_else(|| String::from_utf8_lossy(&reply.body).into_owned());
+    if !said.trim().is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&said);
+    }
+    let reason = crate::one_line(&redact(&reason, secrets));
+    match judge(&req.target, reply) {
+        Ok(reply) => Ok(reply),
+        Err(mut e) => {
+            e.reason = reason;
+            Err(e)
+        }
+    }
+}
+
+/// `s` with every occurrence of a (non-empty) secret replaced by `********`.
+pub(crate) fn redact(s: &str, secrets: &[&str]) -> String {
+    let mut out = s.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(secret, "********");
+    }
+    out
+}
+
+/// The error a provider put in a JSON body, one line: Twilio's `code` and `message`
+/// (`error 21211: The 'To' number … is not valid`), PagerDuty's `message` and `errors`, Opsgenie's
+/// `message` and `errors` map, Datadog's and Pushover's `errors` list. `None` when the body is not
+/// a JSON object with any of those.
+pub(crate) fn provider_error(body: &[u8]) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(message) = doc.get("message").and_then(|v| v.as_str()) {
+        parts.push(message.to_owned());
+    }
+    match doc.get("errors") {
+        Some(serde_json::Value::Array(list)) => parts.extend(list.iter().map(plain)),
+        Some(serde_json::Value::Object(map)) => {
+            parts.extend(map.iter().map(|(k, v)| format!("{k}: {}", plain(v))));
+        }
+        Some(v) if !v.is_null() => parts.push(plain(v)),
+        _ => {}
+    }
+    let mut said = parts.join("; ");
+    if let Some(code) = doc.get("code").and_then(serde_json::Value::as_i64) {
+        said = if said.is_empty() {
+            format!("error {code}")
+        } else {
+            format!("error {code}: {said}")
+        };
+    }
+    (!said.is_empty()).then_some(said)
+}
+
+/// A JSON value as text: strings without quotes, anything else as JSON.
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,5 +543,56 @@ mod tests {
         m.kind = crate::MessageKind::Closed;
         assert_eq!(Colour::of(&m), Colour::Green);
         assert_eq!(Colour::Green.rgb(), 0x2eb886);
+    }
+
+    #[test]
+    fn truncation_counts_characters() {
+        assert_eq!(truncate_chars("abc", 3), "abc");
+        assert_eq!(truncate_chars("abcd", 3), "ab…");
+        assert_eq!(truncate_chars("ééééé", 4), "ééé…");
+        assert_eq!(truncate_chars("ééééé", 4).chars().count(), 4);
+        assert_eq!(truncate_chars("", 0), "");
+        assert_eq!(truncate_chars("a", 0), "");
+        assert_eq!(truncate_chars("日本語テキスト", 100), "日本語テキスト");
+    }
+
+    #[test]
+    fn provider_errors_are_quoted() {
+        assert_eq!(
+            provider_error(
+                br#"{"code":21211,"message":"The 'To' number is not valid.","status":400}"#
+            )
+            .as_deref(),
+            Some("error 21211: The 'To' number is not valid.")
+        );
+        assert_eq!(
+            provider_error(
+                br#"{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'routing_key' is incorrect"]}"#
+            )
+            .as_deref(),
+            Some("Event object is invalid; Length of 'routing_key' is incorrect")
+        );
+        assert_eq!(
+            provider_error(br#"{"message":"Not processable","errors":{"message":"empty"}}"#)
+                .as_deref(),
+            Some("Not processable; message: empty")
+        );
+        assert_eq!(
+            provider_error(
+                br#"{"user":"invalid","errors":["user identifier is invalid"],"status":0}"#
+            )
+            .as_deref(),
+            Some("user identifier is invalid")
+        );
+        assert_eq!(provider_error(b"<html>oops</html>"), None);
+        assert_eq!(provider_error(br#"{"status":"ok"}"#), None);
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            redact("key abc123 is bad: abc123", &["abc123", ""]),
+            "key ******** is bad: ********"
+        );
     }
 }

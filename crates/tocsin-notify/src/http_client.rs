@@ -20,8 +20,9 @@ use tokio::net::TcpStream;
 /// How much of a response body is read (for an error's reason).
 const BODY_CAP: usize = 4096;
 
-/// A parsed target: where to connect and what to ask for.
-#[derive(Clone, Debug)]
+/// A parsed target: where to connect and what to ask for. Its `Debug` shows only `host:port`:
+/// paths and queries of notification endpoints often hold tokens.
+#[derive(Clone)]
 pub(crate) struct Target {
     tls: bool,
     host: String,
@@ -67,6 +68,17 @@ impl Target {
         } else {
             format!("{}:{}", self.host, self.port)
         }
+    }
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Target({}{})",
+            if self.tls { "https://" } else { "http://" },
+            self.host_port()
+        )
     }
 }
 
@@ -227,5 +239,7 @@ mod tests {
         assert!(Target::parse("/relative").is_err());
         assert!(Target::parse("http://user:pw@x/").is_err());
         assert!(Target::parse("not a url").is_err());
+        let t = Target::parse("https://hooks.example/services/T0/B0/s3cret?k=v").unwrap();
+        assert_eq!(format!("{t:?}"), "Target(https://hooks.example:443)");
     }
 }

@@ -29,9 +29,10 @@ pub const MAX_OUTPUT: usize = 256 * 1024;
 /// Where a template is used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Place {
-    /// An email's subject (`settings.subject`).
+    /// An email's subject, or a chat or paging channel's title (`settings.subject`).
     Subject,
-    /// An email's text body or a webhook's request body (`settings.body`).
+    /// An email's text body, a webhook's request body, or a chat or paging channel's text
+    /// (`settings.body`).
     Body,
 }
 
@@ -249,8 +250,8 @@ pub(crate) fn for_kind(kind: ContactKind) -> (&'static [(Place, &'static str)], 
             &[Place::Subject, Place::Body],
         ),
         ContactKind::Webhook => (&[], &[Place::Body]),
-        // Metrics carry numbers, not text.
-        ContactKind::Cloudwatch => (&[], &[]),
+        // Metrics carry numbers and events the message document, not text.
+        ContactKind::Cloudwatch | ContactKind::Eventbridge => (&[], &[]),
         // Every other channel shows a title and a text.
         _ => (
             &[(Place::Subject, CHAT_SUBJECT), (Place::Body, CHAT_BODY)],

@@ -16,12 +16,14 @@
 mod dns;
 mod http;
 mod pki;
+mod smtp;
 mod starttls;
 mod tcp;
 
 pub use dns::DnsServer;
 pub use http::{HUGE_BODY_BYTES, HttpServer, RecordedRequest, ServerHandle};
 pub use pki::{CertKind, LeafCert, TestPki};
+pub use smtp::{SmtpServer, aiosmtpd_available};
 pub use starttls::StartTlsServer;
 pub use tcp::{TcpServer, refused_addr};
 

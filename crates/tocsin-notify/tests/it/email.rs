@@ -1,107 +1,29 @@
 //! The email channel against a real SMTP server: aiosmtpd (Debian's python3-aiosmtpd) run by
-//! `tests/smtp_server.py` with the system Python, for plain SMTP, STARTTLS, implicit TLS and AUTH.
+//! the testkit's `smtp_server.py` with the system Python, for plain SMTP, STARTTLS, implicit TLS and AUTH.
 //!
 //! Without aiosmtpd the tests skip with a message — except under CI (`CI` set), where they fail.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
 use tocsin_core::directory::{Contact, ContactKind};
 use tocsin_notify::{Defaults, Delivered, DeliveryError, MessageKind, build, email::EmailSettings};
-use tocsin_testkit::{CertKind, TestPki, refused_addr};
+use tocsin_testkit::{SmtpServer, TestPki, refused_addr};
 
 use crate::common::{contact, message};
 
-const PYTHON: &str = "/usr/bin/python3";
-
-/// A running `smtp_server.py`; killed when dropped.
-struct Smtp {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
+/// Starts an SMTP server (see [`SmtpServer::start`]); `None` when aiosmtpd is missing.
+fn smtp(pki: Option<&TestPki>, args: &[&str]) -> Option<SmtpServer> {
+    SmtpServer::start(pki, args)
 }
 
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The SMTP server as a contact.
+trait Mailer {
+    fn mailer(&self, to: &str, settings: serde_json::Value) -> Contact;
 }
 
-fn aiosmtpd_available() -> bool {
-    let ok = Command::new(PYTHON)
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{PYTHON} lacks aiosmtpd (Debian package python3-aiosmtpd); CI must have it"
-        );
-        eprintln!("SKIPPED: {PYTHON} lacks aiosmtpd (apt install python3-aiosmtpd)");
-    }
-    ok
-}
-
-/// Starts the server with `args`, writing TLS material from `pki` when asked; `None` when
-/// aiosmtpd is missing (outside CI).
-fn smtp(pki: Option<&TestPki>, args: &[&str]) -> Option<Smtp> {
-    if !aiosmtpd_available() {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
-    let mut cmd = Command::new(PYTHON);
-    cmd.arg(script).arg("--dir").arg(dir.path()).args(args);
-    if let Some(pki) = pki {
-        let leaf = pki.cert(CertKind::Valid);
-        let cert = dir.path().join("server.pem");
-        let key = dir.path().join("server.key.der");
-        std::fs::write(&cert, &leaf.pem).unwrap();
-        std::fs::write(&key, leaf.key().secret_der()).unwrap();
-        cmd.arg("--cert").arg(cert).arg("--key").arg(key);
-    }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("smtp_server.py printed {line:?}, not a port"));
-    // Keep stdin open (the server exits when it closes): it is closed when `child` is dropped.
-    let _ = child.stdin.as_mut().map(|s| s.flush());
-    Some(Smtp { child, port, dir })
-}
-
-impl Smtp {
-    /// The messages received so far, oldest first.
-    fn messages(&self) -> Vec<String> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect()
-    }
-
+impl Mailer for SmtpServer {
     fn mailer(&self, to: &str, settings: serde_json::Value) -> Contact {
         let mut s = serde_json::json!({
             "host": "localhost",
-            "port": self.port,
+            "port": self.port(),
             "from": "Tocsin <tocsin@example.com>",
         });
         if let (Some(s), serde_json::Value::Object(extra)) = (s.as_object_mut(), settings) {
@@ -113,7 +35,7 @@ impl Smtp {
 
 /// A server whose certificate comes from a fresh test PKI (`args` say `--starttls` or
 /// `--implicit-tls`), with the PKI; `None` when aiosmtpd is missing (outside CI).
-fn tls_smtp(args: &[&str]) -> Option<(TestPki, Smtp)> {
+fn tls_smtp(args: &[&str]) -> Option<(TestPki, SmtpServer)> {
     tocsin_testkit::init();
     let pki = TestPki::new().unwrap();
     let server = smtp(Some(&pki), args)?;
@@ -354,7 +276,7 @@ async fn server_defaults_and_subject_override() {
     let defaults = Defaults {
         email: EmailSettings {
             host: Some("127.0.0.1".into()),
-            port: Some(server.port),
+            port: Some(server.port()),
             tls: Some(tocsin_notify::email::TlsMode::None),
             from: Some("alerts@tocsin.example".into()),
             ..EmailSettings::default()
