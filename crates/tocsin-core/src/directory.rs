@@ -395,7 +395,8 @@ impl MaintenanceWindow {
 }
 
 /// What a maintenance covers. In a [`crate::config::Catalog`], its check and group ids exist.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MaintenanceScope {
     /// Every check.
     pub all: bool,
@@ -410,6 +411,15 @@ pub struct MaintenanceScope {
 }
 
 impl MaintenanceScope {
+    /// Whether it covers nothing at all (no field given).
+    pub fn is_empty(&self) -> bool {
+        !self.all
+            && self.checks.is_empty()
+            && self.groups.is_empty()
+            && self.tags.is_empty()
+            && self.hosts.is_empty()
+    }
+
     /// Whether `check`, member of the groups `check_groups`, is covered.
     pub fn covers(&self, check: &CheckSpec, check_groups: &[&str]) -> bool {
         self.all

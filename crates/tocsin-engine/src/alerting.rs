@@ -21,13 +21,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tocsin_core::alarm::{
-    Alarm, AlarmBook, AlarmKey, CheckFacts, Context, Notification, NotificationKind, NotifyPolicy,
-    Step,
+    Action, Alarm, AlarmBook, AlarmError, AlarmKey, CheckFacts, Context, Notification,
+    NotificationKind, NotifyPolicy, Step,
 };
 use tocsin_core::config::Catalog;
+use tocsin_core::directory::{Maintenance, MaintenanceScope, MaintenanceWindow, WindowEnd};
 use tocsin_core::{CheckId, CheckResult, Metric, Status, Timings, Transition};
 use tocsin_notify::{Defaults, DeliveryError, Message, MessageKind, Notifier};
-use tocsin_store::{AlarmChange, AlarmEvent, AlarmRow, Delivery, NewDelivery, Store};
+use tocsin_store::{
+    AlarmChange, AlarmEvent, AlarmRow, Delivery, MaintenanceRow, NewDelivery, Store, StoreError,
+};
 use tokio::sync::Notify;
 
 use crate::runner::now_ms;
@@ -117,6 +120,8 @@ pub(crate) struct Alerting {
     catalog: RwLock<Arc<Catalog>>,
     /// When each maintenance was first seen (`start: now` counts from then).
     maint_seen: Mutex<HashMap<String, jiff::Timestamp>>,
+    /// Maintenances created at run time (API, `tocsin ctl`) that have not ended.
+    runtime_maint: RwLock<Vec<Arc<Maintenance>>>,
     notifiers: Mutex<HashMap<String, Built>>,
     defaults: Defaults,
     wake: Notify,
@@ -145,6 +150,13 @@ impl Alerting {
                 Err(e) => tracing::warn!(alarm = row.id, error = %e, "stored alarm unreadable"),
             }
         }
+        let runtime: Vec<Arc<Maintenance>> = store
+            .current_maintenances(now_ms())
+            .await?
+            .iter()
+            .filter_map(runtime_maintenance)
+            .map(Arc::new)
+            .collect();
         let next = store.next_alarm_id(TENANT).await?;
         let next = u64::try_from(next).unwrap_or(1).max(1);
         if !alarms.is_empty() {
@@ -155,6 +167,7 @@ impl Alerting {
             book: tokio::sync::Mutex::new(AlarmBook::restore(alarms, next)),
             catalog: RwLock::new(Arc::new(Catalog::default())),
             maint_seen: Mutex::new(HashMap::new()),
+            runtime_maint: RwLock::new(runtime),
             notifiers: Mutex::new(HashMap::new()),
             defaults: Defaults::default(),
             wake: Notify::new(),
@@ -163,8 +176,18 @@ impl Alerting {
         })
     }
 
-    /// The catalog of the latest reload (contacts, groups, maintenances).
-    pub(crate) fn set_catalog(&self, catalog: Arc<Catalog>) {
+    /// The catalog of the latest reload (contacts, groups, maintenances). Builds every
+    /// contact's channel now and returns the errors (`file:line:col: contact "x": …`).
+    pub(crate) fn set_catalog(&self, catalog: Arc<Catalog>) -> Vec<String> {
+        let errors = catalog
+            .contacts
+            .iter()
+            .filter_map(|c| {
+                self.notifier(&catalog, &c.id)
+                    .err()
+                    .map(|e| format!("{}: {e}", c.origin))
+            })
+            .collect();
         let now = jiff::Timestamp::now();
         {
             let mut seen = lock(&self.maint_seen);
@@ -177,6 +200,7 @@ impl Alerting {
             .catalog
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = catalog;
+        errors
     }
 
     fn catalog(&self) -> Arc<Catalog> {
@@ -199,7 +223,9 @@ impl Alerting {
         let in_maintenance = catalog.maintenances.iter().any(|m| {
             let first = seen.get(&m.id).copied().unwrap_or(now);
             m.window.is_active(now, first) && m.scope.covers(spec, &groups)
-        });
+        }) || read(&self.runtime_maint)
+            .iter()
+            .any(|m| m.window.is_active(now, now) && m.scope.covers(spec, &groups));
         let parents_down = spec
             .depends_on
             .iter()
@@ -255,7 +281,10 @@ impl Alerting {
         if step.opened {
             self.metrics.alarms_opened.fetch_add(1, Ordering::Relaxed);
         }
-        self.record(&catalog, table, before.as_ref(), step, Some(result))
+        // A store failure is counted and logged by `record`; the alarm stays in the book and
+        // is written again with its next change.
+        let _ = self
+            .record(&catalog, table, before.as_ref(), step, Some(result))
             .await;
     }
 
@@ -288,7 +317,8 @@ impl Alerting {
             if step.notifications.is_empty() && step.alarm.as_ref() == before.as_ref() {
                 continue;
             }
-            self.record(&catalog, table, before.as_ref(), step, None)
+            let _ = self
+                .record(&catalog, table, before.as_ref(), step, None)
                 .await;
         }
         book.prune(now);
@@ -302,8 +332,10 @@ impl Alerting {
         before: Option<&Alarm>,
         step: Step,
         result: Option<&CheckResult>,
-    ) {
-        let Some(alarm) = step.alarm else { return };
+    ) -> Result<(), StoreError> {
+        let Some(alarm) = step.alarm else {
+            return Ok(());
+        };
         let now = now_ms();
         let total = |a: &Alarm| a.events.len() as u64 + a.events_dropped;
         let first_new = before.map_or(0, total);
@@ -372,12 +404,68 @@ impl Alerting {
                 if queued > 0 {
                     self.wake.notify_one();
                 }
+                Ok(())
             }
             Err(e) => {
                 self.metrics.store_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(alarm = alarm.id, error = %e, "cannot save an alarm change");
+                Err(e)
             }
         }
+    }
+
+    /// An operator's action on alarm `id`; returns the alarm as it is after it. The change is
+    /// saved before this returns.
+    pub(crate) async fn act(
+        &self,
+        table: &Table,
+        id: u64,
+        action: &Action,
+    ) -> Result<Alarm, ActionError> {
+        let catalog = self.catalog();
+        let mut book = self.book.lock().await;
+        let before = book.get(id).cloned();
+        let step = book.act(id, action, now_ms())?;
+        let after = step.alarm.clone();
+        self.record(&catalog, table, before.as_ref(), step, None)
+            .await?;
+        after.ok_or(ActionError::Alarm(AlarmError::NotFound { id }))
+    }
+
+    /// Adds a maintenance window created at run time.
+    pub(crate) async fn add_maintenance(&self, row: &MaintenanceRow) -> Result<(), StoreError> {
+        self.store.insert_maintenance(row).await?;
+        if let Some(m) = runtime_maintenance(row) {
+            write(&self.runtime_maint).push(Arc::new(m));
+        }
+        Ok(())
+    }
+
+    /// Ends a run-time maintenance window now. Returns whether one was ended.
+    pub(crate) async fn end_maintenance(&self, id: &str) -> Result<bool, StoreError> {
+        let ended = self.store.end_maintenance(TENANT, id, now_ms()).await?;
+        write(&self.runtime_maint).retain(|m| m.id != id);
+        Ok(ended)
+    }
+
+    /// The run-time maintenance windows that have not ended.
+    pub(crate) fn runtime_maintenances(&self) -> Vec<Arc<Maintenance>> {
+        let now = jiff::Timestamp::now();
+        let mut all = write(&self.runtime_maint);
+        // Forget windows that are over.
+        all.retain(|m| match &m.window {
+            MaintenanceWindow::Once {
+                end: WindowEnd::At(end),
+                ..
+            } => *end > now,
+            _ => true,
+        });
+        all.clone()
+    }
+
+    /// When a file maintenance was first loaded (what its `start: now` means).
+    pub(crate) fn first_seen(&self, id: &str) -> Option<jiff::Timestamp> {
+        lock(&self.maint_seen).get(id).copied()
     }
 
     fn payload(&self, table: &Table, n: &Notification, result: Option<&CheckResult>) -> Payload {
@@ -574,6 +662,54 @@ impl Alerting {
     }
 }
 
+/// Why an operator's action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// The alarm engine refused it (no such alarm, closed, open…).
+    #[error(transparent)]
+    Alarm(#[from] AlarmError),
+    /// The change could not be saved.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a run-time maintenance's `body` holds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MaintenanceBody {
+    /// What it covers.
+    pub scope: MaintenanceScope,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Who created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// A stored run-time maintenance as the alarm engine sees it; `None` (with a warning) if its
+/// body cannot be read.
+fn runtime_maintenance(row: &MaintenanceRow) -> Option<Maintenance> {
+    let body: MaintenanceBody = match serde_json::from_value(row.body.clone()) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(maintenance = %row.id, error = %e, "stored maintenance unreadable; ignored");
+            return None;
+        }
+    };
+    let start = jiff::Timestamp::from_millisecond(row.starts_ms).ok()?;
+    let end = jiff::Timestamp::from_millisecond(row.effective_end_ms()).ok()?;
+    Some(Maintenance {
+        id: row.id.clone(),
+        note: body.note,
+        window: MaintenanceWindow::Once {
+            start: Some(start),
+            end: WindowEnd::At(end),
+        },
+        scope: body.scope,
+        origin: tocsin_core::check::Origin::default(),
+    })
+}
+
 /// The store's text form of a key: `check:web`, `group:shop`.
 fn key_text(key: &AlarmKey) -> String {
     match key {
@@ -631,6 +767,14 @@ fn message(p: &Payload, d: &Delivery) -> Message {
         dashboard_url: None,
         idempotency_key: d.idempotency_key.clone(),
     }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -7,6 +7,7 @@
 
 mod alerting;
 pub mod metrics;
+mod operator;
 pub mod runner;
 mod scheduler;
 pub mod table;
@@ -25,6 +26,9 @@ use tokio::task::JoinHandle;
 
 pub use alerting::{AlertingMetrics, DeliveryOptions};
 pub use metrics::Metrics;
+pub use operator::{
+    ActionError, MaintenanceBody, MaintenanceError, MaintenanceView, NewMaintenance,
+};
 pub use runner::{now_ms, run_once};
 use scheduler::{Command, Scheduler};
 pub use table::{CheckEntry, Runtime, Table};
@@ -240,18 +244,24 @@ impl Engine {
         for e in &errors {
             tracing::error!(error = %e, "configuration error");
         }
-        self.shared
-            .metrics
-            .config_errors
-            .store(errors.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        let counter = if errors.is_empty() {
+        // Contacts whose channel cannot be built (a bad setting, a missing CA file): reported
+        // like configuration errors; their notifications fail until fixed.
+        let contact_errors = self.shared.alerting.set_catalog(Arc::new(catalog.clone()));
+        for e in &contact_errors {
+            tracing::error!(error = %e, "contact error");
+        }
+        report.errors.extend(contact_errors);
+        self.shared.metrics.config_errors.store(
+            report.errors.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let counter = if report.errors.is_empty() {
             &self.shared.metrics.reloads_ok
         } else {
             &self.shared.metrics.reloads_failed
         };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 
-        self.shared.alerting.set_catalog(Arc::new(catalog.clone()));
         let old = self.table();
         let mut new = Table::new();
         let mut fresh = Vec::new();

@@ -34,9 +34,13 @@
 //!   that never goes back. Closed alarms and their events are kept 30 days, delivered outbox
 //!   rows 7 days, dead letters 30 days after they died; open alarms and pending rows forever
 //!   (see [`Retention`]).
+//! - Migration 0003 adds `maintenances` (one-off windows created through the API or `tocsin
+//!   ctl`; scope and note are opaque JSON) and `api_tokens` (SHA-256 hashes only, a public id
+//!   per token, revocation by timestamp).
 //! - Paging results with `before_ms` is by start time: results sharing the exact millisecond of
 //!   a page boundary are on the page before it or skipped, never repeated.
 
+mod admin;
 mod alarms;
 mod error;
 mod outbox;
@@ -50,6 +54,7 @@ mod writer;
 use serde::{Deserialize, Serialize};
 use tocsin_core::{CheckResult, Status};
 
+pub use admin::{MaintenanceRow, TokenRow};
 pub use alarms::{AlarmChange, AlarmCursor, AlarmEvent, AlarmFilter, AlarmRow};
 pub use error::StoreError;
 pub use outbox::{Delivery, DeliveryStatus, NewDelivery, OutboxCounts, backoff, idempotency_key};

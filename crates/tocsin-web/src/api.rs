@@ -1,4 +1,4 @@
-//! Read-only check endpoints and reload.
+//! Read-only check endpoints, and reload (which needs a writer's token).
 
 use std::sync::Arc;
 
@@ -173,9 +173,22 @@ pub(crate) async fn check_changes(
 
 pub(crate) async fn reload(
     State(engine): State<Arc<Engine>>,
+    _writer: crate::auth::Writer,
 ) -> Result<Json<ReloadReport>, ApiError> {
     let report = tokio::task::spawn_blocking(move || engine.reload())
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(report))
+}
+
+pub(crate) async fn run_now(
+    State(engine): State<Arc<Engine>>,
+    _writer: crate::auth::Writer,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    if engine.run_now(&id) {
+        Ok(axum::http::StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::not_found(format!("no check {id:?}")))
+    }
 }

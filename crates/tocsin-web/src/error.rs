@@ -47,6 +47,24 @@ impl ApiError {
         }
     }
 
+    /// 403 `PermissionDenied`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "PermissionDenied",
+            message: message.into(),
+        }
+    }
+
+    /// 409 `Conflict`: the request is valid but the object's state does not allow it.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            code: "Conflict",
+            message: message.into(),
+        }
+    }
+
     /// 500 `Internal`: the detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error answering an API request");

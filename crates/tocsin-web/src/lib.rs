@@ -1,11 +1,14 @@
-//! Tocsin's HTTP server: `/healthz`, `/metrics` (Prometheus text format), and the read-only
-//! REST API under `/api/v1` (checks, their state and results), `POST /api/v1/reload`, and
-//! `POST /api/v1/push/{id}` for push checks.
+//! Tocsin's HTTP server: `/healthz`, `/metrics` (Prometheus text format), and the REST API
+//! under `/api/v1`: checks, their state and results (read-only); alarms and their actions,
+//! maintenances and the outbox (with a token, see [`auth`]); `POST /api/v1/reload`; and
+//! `POST /api/v1/push/{id}` for push checks (with the check's own token).
 //!
 //! Architecture invariant: this crate is the only one that knows the wire types of our API;
 //! it converts engine and core types into the JSON documents below.
 
+mod alarms;
 mod api;
+pub mod auth;
 mod error;
 mod push;
 
@@ -29,7 +32,20 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/api/v1/checks/{id}", get(api::get_check))
         .route("/api/v1/checks/{id}/results", get(api::check_results))
         .route("/api/v1/checks/{id}/changes", get(api::check_changes))
+        .route("/api/v1/checks/{id}/run", post(api::run_now))
         .route("/api/v1/reload", post(api::reload))
+        .route("/api/v1/alarms", get(alarms::list))
+        .route("/api/v1/alarms/{id}", get(alarms::get))
+        .route("/api/v1/alarms/{id}/{action}", post(alarms::act))
+        .route(
+            "/api/v1/maintenances",
+            get(alarms::maintenances).post(alarms::add_maintenance),
+        )
+        .route(
+            "/api/v1/maintenances/{id}/end",
+            post(alarms::end_maintenance),
+        )
+        .route("/api/v1/outbox", get(alarms::outbox))
         .route(
             "/api/v1/push/{id}",
             post(push::push).layer(DefaultBodyLimit::max(push::MAX_BODY)),

@@ -3,7 +3,9 @@
 //! `anyhow` lives here only; the libraries return typed errors.
 
 mod check_cmd;
+mod ctl;
 mod serve;
+mod token_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ enum Command {
     },
     /// Run checks once, print a table (or JSON) and exit with the worst Nagios code.
     Check(check_cmd::CheckArgs),
+    /// Create, list and revoke API tokens (in the store; the server need not run).
+    Token(token_cmd::TokenArgs),
+    /// Talk to a running server: checks, alarms (ack, close…), maintenances, reload.
+    Ctl(ctl::CtlArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,9 +67,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(serve::serve(args))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { path } => Ok(validate(&path)),
+        Command::Validate { path } => {
+            // Building an email channel needs a runtime (its connection pool).
+            let rt = runtime()?;
+            let _in_runtime = rt.enter();
+            Ok(validate(&path))
+        }
         Command::Cron { expr, count, tz } => cron(&expr, count, tz.as_deref()),
         Command::Check(args) => runtime()?.block_on(check_cmd::check(args)),
+        Command::Token(args) => runtime()?.block_on(token_cmd::token(args)),
+        Command::Ctl(args) => runtime()?.block_on(ctl::ctl(args)),
     }
 }
 
@@ -95,7 +108,26 @@ pub(crate) fn env_lookup(name: &str) -> Option<String> {
 }
 
 fn validate(path: &std::path::Path) -> ExitCode {
-    match tocsin_core::config::validate_dir(path, &env_lookup) {
+    let validated = tocsin_core::config::validate_dir(path, &env_lookup)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect())
+        .and_then(|catalog| {
+            // Every contact must become a channel: settings, CA files, templates.
+            let errors: Vec<String> = catalog
+                .contacts
+                .iter()
+                .filter_map(|c| {
+                    tocsin_notify::build(c, &tocsin_notify::Defaults::default())
+                        .err()
+                        .map(|e| format!("{}: {e}", c.origin))
+                })
+                .collect();
+            if errors.is_empty() {
+                Ok(catalog)
+            } else {
+                Err(errors)
+            }
+        });
+    match validated {
         Ok(catalog) => {
             println!(
                 "{}: {} checks, no errors",

@@ -18,14 +18,8 @@ pub(crate) struct ServeArgs {
     /// Configuration directory (every *.yml / *.yaml under it) or a single file.
     #[arg(long, short = 'c', env = "TOCSIN_CONFIG")]
     config: PathBuf,
-    /// Data directory: the embedded SQLite database (`DIR/tocsin.db`) and what probes remember
-    /// about this machine (`DIR/probes/`, such as log scan positions; kept here even with
-    /// `--database`).
-    #[arg(long, env = "TOCSIN_DATA", default_value = "data")]
-    data: PathBuf,
-    /// Database URL instead of the embedded file: postgres://user@host/db or sqlite://path.
-    #[arg(long, env = "TOCSIN_DATABASE")]
-    database: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Address of the HTTP server (/healthz, /metrics, /api/v1).
     #[arg(long, env = "TOCSIN_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -40,18 +34,38 @@ pub(crate) struct ServeArgs {
     keep_results: tocsin_core::Dur,
 }
 
+/// Where the data lives: `--data` and `--database`, shared by `serve` and `token`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct StoreArgs {
+    /// Data directory: the embedded SQLite database (`DIR/tocsin.db`) and what probes remember
+    /// about this machine (`DIR/probes/`, such as log scan positions; kept here even with
+    /// `--database`).
+    #[arg(long, env = "TOCSIN_DATA", default_value = "data", global = true)]
+    pub(crate) data: PathBuf,
+    /// Database URL instead of the embedded file: postgres://user@host/db or sqlite://path.
+    #[arg(long, env = "TOCSIN_DATABASE", global = true)]
+    pub(crate) database: Option<String>,
+}
+
+impl StoreArgs {
+    /// Opens (and migrates) the store.
+    pub(crate) async fn open(&self) -> anyhow::Result<Store> {
+        Ok(match &self.database {
+            Some(url) => Store::open(url).await.context("opening the database")?,
+            None => Store::open_sqlite_dir(&self.data)
+                .await
+                .with_context(|| format!("opening the data directory {}", self.data.display()))?,
+        })
+    }
+}
+
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = match &args.database {
-        Some(url) => Store::open(url).await.context("opening the database")?,
-        None => Store::open_sqlite_dir(&args.data)
-            .await
-            .with_context(|| format!("opening the data directory {}", args.data.display()))?,
-    };
+    let store = args.store.open().await?;
     tracing::info!(backend = store.backend().as_str(), "store open");
     let mut options = EngineOptions::new(&args.config);
     options.max_concurrent = args.max_concurrent;
     options.max_per_host = args.max_per_host;
-    options.state_dir = Some(args.data.join("probes"));
+    options.state_dir = Some(args.store.data.join("probes"));
     let engine = Engine::start(options, store.clone()).await?;
     let collector = tocsin_store::spawn_collector(
         store,

@@ -72,6 +72,30 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// Creates an API token in the store of `data` with `tocsin token create`.
+fn make_token(data: &Path, role: &str) -> String {
+    let out = tocsin()
+        .args([
+            "token", "create", "--name", "tests", "--role", role, "--data",
+        ])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("tcn_"), "{token}");
+    token
+}
+
+/// `Authorization: Bearer …\r\n`.
+fn bearer(token: &str) -> String {
+    format!("Authorization: Bearer {token}\r\n")
+}
+
 fn get_json(addr: &str, path: &str) -> Value {
     let (status, body) = request(addr, "GET", path);
     assert_eq!(status, 200, "GET {path}: {body}");
@@ -392,7 +416,14 @@ fn serve_keeps_state_across_kill_9_and_reloads() {
         "more/extra.yml",
         "checks:\n  - id: closed-port\n    every: 1s\n    timeout: 500ms\n    tcp: { host: 127.0.0.1, port: 1 }\n",
     );
+    // Reload needs a writer's token.
     let (status, body) = request(&server.addr, "POST", "/api/v1/reload");
+    assert_eq!(status, 401, "{body}");
+    let reader = make_token(&data, "read");
+    let (status, body) = request_with(&server.addr, "POST", "/api/v1/reload", &bearer(&reader), "");
+    assert_eq!(status, 403, "{body}");
+    let token = make_token(&data, "operator");
+    let (status, body) = request_with(&server.addr, "POST", "/api/v1/reload", &bearer(&token), "");
     assert_eq!(status, 200, "{body}");
     let report: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -410,7 +441,7 @@ fn serve_keeps_state_across_kill_9_and_reloads() {
         "more/extra.yml",
         "checks:\n  - id: closed-port\n    tcp: { host: 127.0.0.1, port: 1 }\n    bogus: 1\n",
     );
-    let (_, body) = request(&server.addr, "POST", "/api/v1/reload");
+    let (_, body) = request_with(&server.addr, "POST", "/api/v1/reload", &bearer(&token), "");
     let report: Value = serde_json::from_str(&body).unwrap();
     assert!(
         report["errors"][0]
@@ -691,4 +722,215 @@ fn push_results_arrive_over_http_with_the_checks_token() {
         metrics.contains("tocsin_check_status{check=\"backup\",kind=\"push\"} 0"),
         "{metrics}"
     );
+}
+
+/// Runs `tocsin ctl` against `server` with `token`; returns stdout, panics on failure.
+fn ctl(server: &Server, token: &str, args: &[&str]) -> String {
+    let out = tocsin()
+        .args([
+            "ctl",
+            "--server",
+            &format!("http://{}", server.addr),
+            "--token",
+            token,
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The webhook bodies received so far, as JSON.
+fn hooks(receiver: &HttpServer) -> Vec<Value> {
+    receiver
+        .handle()
+        .recorded()
+        .iter()
+        .filter(|r| r.path == "/hook")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+fn alerting_config(target: &HttpServer, hook: &str, smtp_port: u16) -> String {
+    format!(
+        r#"contacts:
+  - id: hook
+    type: webhook
+    url: "{hook}"
+  - id: mail
+    type: email
+    to: ops@example.com
+    settings: {{ host: 127.0.0.1, port: {smtp_port}, tls: none, from: tocsin@example.com }}
+checks:
+  - id: api
+    every: 1s
+    timeout: 900ms
+    http:
+      url: "{}"
+      expect:
+        json: [ {{ path: $.status, equals: ok }} ]
+    alert: {{ failures: 1, recoveries: 1, notify: [hook, mail] }}
+"#,
+        target.url("/json")
+    )
+}
+
+/// The issue's end-to-end story with real local servers: the target goes down, the alarm opens,
+/// the webhook and the email arrive; an operator acks with `tocsin ctl`; the target recovers and
+/// the resolve messages arrive. A maintenance added with ctl holds the next alarm back; ending
+/// it queues the notification while the webhook receiver is down; kill -9; after a restart the
+/// pending delivery arrives.
+#[test]
+fn alarms_notify_by_webhook_and_email_and_survive_kill_9() {
+    let Some(smtp) = tocsin_testkit::SmtpServer::start(None, &[]) else {
+        return;
+    };
+    let rt = runtime();
+    let target = rt.block_on(HttpServer::start()).unwrap();
+    target.set_json(serde_json::json!({ "status": "ok" }));
+    let receiver = rt.block_on(HttpServer::start()).unwrap();
+    receiver.respond("/hook", 204, &[], "");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("conf");
+    let data = dir.path().join("data");
+    write(
+        &config,
+        "main.yml",
+        &alerting_config(&target, &receiver.url("/hook"), smtp.port()),
+    );
+    let token = make_token(&data, "operator");
+    let mut server = Server::start(&config, &data);
+    wait_for(20, "the first ok", || {
+        (server.check("api")["state"]["hard_status"] == "ok").then_some(())
+    });
+
+    // Down: the alarm opens, both channels hear of it.
+    target.set_json(serde_json::json!({ "status": "down" }));
+    let opened = wait_for(20, "the webhook of the new alarm", || {
+        hooks(&receiver).into_iter().next()
+    });
+    assert_eq!(opened["alarm"]["id"], 1, "{opened}");
+    assert_eq!(opened["alarm"]["kind"], "opened", "{opened}");
+    assert_eq!(opened["status"], "critical", "{opened}");
+    assert_eq!(opened["check"]["id"], "api", "{opened}");
+    let mail = wait_for(20, "the email of the new alarm", || {
+        smtp.messages().into_iter().next()
+    });
+    assert!(
+        mail.contains("Subject: [Alarm: NEW, check=api] #1"),
+        "{mail}"
+    );
+    assert!(mail.contains("X-Envelope-To: ops@example.com"), "{mail}");
+
+    // An operator takes it.
+    let listed = ctl(&server, &token, &["alarms"]);
+    assert!(
+        listed.contains("#1") && listed.contains("check api"),
+        "{listed}"
+    );
+    let acked = ctl(
+        &server,
+        &token,
+        &["ack", "1", "--comment", "on it", "--by", "alice"],
+    );
+    assert!(acked.contains("acked"), "{acked}");
+    let shown = ctl(&server, &token, &["alarm", "#1"]);
+    assert!(
+        shown.contains("acked") && shown.contains("alice"),
+        "{shown}"
+    );
+
+    // Recovery: the alarm closes, both channels hear of it.
+    target.set_json(serde_json::json!({ "status": "ok" }));
+    let closed = wait_for(20, "the webhook of the closed alarm", || {
+        hooks(&receiver)
+            .into_iter()
+            .find(|h| h["alarm"]["kind"] == "closed")
+    });
+    assert_eq!(closed["status"], "ok", "{closed}");
+    let mail = wait_for(20, "the email of the closed alarm", || {
+        smtp.messages().into_iter().nth(1)
+    });
+    assert!(
+        mail.contains("Subject: Re: [Alarm: CLOSED, check=api] #1"),
+        "{mail}"
+    );
+
+    // A maintenance from ctl holds the next alarm back.
+    let added = ctl(
+        &server,
+        &token,
+        &[
+            "maintenance",
+            "add",
+            "--id",
+            "upgrade",
+            "--checks",
+            "api",
+            "--for",
+            "1h",
+            "--note",
+            "db upgrade",
+        ],
+    );
+    assert!(added.contains("maintenance upgrade added"), "{added}");
+    let listed = ctl(&server, &token, &["maintenance", "list"]);
+    assert!(
+        listed.contains("upgrade") && listed.contains("yes"),
+        "{listed}"
+    );
+    target.set_json(serde_json::json!({ "status": "down" }));
+    let held = wait_for(20, "the held alarm", || {
+        let out = ctl(&server, &token, &["alarms"]);
+        out.contains("#2").then_some(out)
+    });
+    assert!(held.contains("held"), "{held}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        hooks(&receiver).len(),
+        2,
+        "nothing is sent during a maintenance"
+    );
+    assert_eq!(smtp.messages().len(), 2);
+
+    // The receiver goes away; ending the maintenance queues the notification; kill -9.
+    drop(receiver);
+    ctl(&server, &token, &["maintenance", "end", "upgrade"]);
+    wait_for(20, "the email after the maintenance", || {
+        smtp.messages().into_iter().nth(2)
+    });
+    let outbox: Value = serde_json::from_str(&ctl(&server, &token, &["--json", "outbox"])).unwrap();
+    assert!(
+        outbox["counts"]["pending"].as_u64().unwrap() >= 1,
+        "{outbox}"
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    // A new receiver (the contact's URL changes with it); restart: the pending row goes out.
+    let receiver = rt.block_on(HttpServer::start()).unwrap();
+    receiver.respond("/hook", 204, &[], "");
+    write(
+        &config,
+        "main.yml",
+        &alerting_config(&target, &receiver.url("/hook"), smtp.port()),
+    );
+    server = Server::start(&config, &data);
+    let late = wait_for(30, "the pending webhook after the restart", || {
+        hooks(&receiver).into_iter().next()
+    });
+    assert_eq!(late["alarm"]["id"], 2, "{late}");
+    assert_eq!(
+        late["alarm"]["kind"], "maintenance_ended_with_faults",
+        "{late}"
+    );
+    let email = &smtp.messages()[2];
+    assert!(email.contains("check=api] #2"), "{email}");
+    drop(server);
 }
