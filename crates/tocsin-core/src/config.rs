@@ -21,8 +21,8 @@ use crate::assert::{FieldError, HttpAssertions, TcpAssertions};
 use crate::check::TcpSpec;
 use crate::check::{AlertDef, CheckDef, CheckId, Defaults, HttpSpec, Origin, ProbeSpec, Spanned};
 use crate::directory::{
-    Contact, ContactDef, Group, GroupDef, Maintenance, MaintenanceDef, MaintenanceScope,
-    MaintenanceWindow, WindowEnd,
+    Contact, ContactDef, ContactGroup, ContactGroupDef, Group, GroupDef, Maintenance,
+    MaintenanceDef, MaintenanceScope, MaintenanceWindow, RateLimit, SelfDef, WindowEnd,
 };
 use crate::schedule::{Schedule, ScheduleError};
 use crate::{CheckSpec, Dur};
@@ -88,8 +88,10 @@ impl ConfigError {
 pub enum RefKind {
     /// A check.
     Check,
-    /// A contact.
+    /// A contact or a contact group (where contacts are notified).
     Contact,
+    /// A contact, not a group of them (a contact group's members).
+    ContactMember,
     /// A group.
     Group,
 }
@@ -98,7 +100,7 @@ impl fmt::Display for RefKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Check => "check",
-            Self::Contact => "contact",
+            Self::Contact | Self::ContactMember => "contact",
             Self::Group => "group",
         })
     }
@@ -125,6 +127,10 @@ pub struct ParsedFile {
     pub checks: Vec<Arc<CheckSpec>>,
     /// Its contacts, in file order.
     pub contacts: Vec<Arc<Contact>>,
+    /// Its contact groups, in file order (references not yet checked).
+    pub contact_groups: Vec<Arc<ContactGroup>>,
+    /// Its `self:` section: who hears of Tocsin's own trouble.
+    pub self_notify: Option<(Vec<String>, Origin)>,
     /// Its groups, in file order (references not yet checked).
     pub groups: Vec<Arc<Group>>,
     /// Its maintenances, in file order (references not yet checked).
@@ -151,6 +157,10 @@ pub struct Catalog {
     pub checks: Vec<Arc<CheckSpec>>,
     /// Every contact, sorted by id.
     pub contacts: Vec<Arc<Contact>>,
+    /// Every contact group, sorted by id; its contacts all exist.
+    pub contact_groups: Vec<Arc<ContactGroup>>,
+    /// Who hears of Tocsin's own trouble (`self.notify`, contact and contact-group ids).
+    pub self_notify: Vec<String>,
     /// Every group, sorted by id; its check and contact ids all exist.
     pub groups: Vec<Arc<Group>>,
     /// Every maintenance, sorted by id; the check and group ids of its scope all exist.
@@ -166,6 +176,29 @@ impl Catalog {
     /// The contact with this id.
     pub fn contact(&self, id: &str) -> Option<&Arc<Contact>> {
         find(&self.contacts, id, |c| &c.id)
+    }
+
+    /// The contact group with this id.
+    pub fn contact_group(&self, id: &str) -> Option<&Arc<ContactGroup>> {
+        find(&self.contact_groups, id, |g| &g.id)
+    }
+
+    /// Contact and contact-group ids turned into contact ids: each group replaced by its
+    /// contacts, duplicates dropped, order kept.
+    pub fn expand_contacts(&self, ids: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let members = match self.contact_group(id) {
+                Some(g) => g.contacts.as_slice(),
+                None => std::slice::from_ref(id),
+            };
+            for m in members {
+                if !out.contains(m) {
+                    out.push(m.clone());
+                }
+            }
+        }
+        out
     }
 
     /// The group with this id.
@@ -271,6 +304,11 @@ impl ConfigSet {
                     cat.contacts.push(Arc::clone(c));
                 }
             }
+            if cat.self_notify.is_empty()
+                && let Some((notify, _)) = &file.self_notify
+            {
+                cat.self_notify.clone_from(notify);
+            }
             for g in &file.groups {
                 if groups.insert(g.id.clone()) {
                     cat.groups.push(Arc::clone(g));
@@ -282,10 +320,27 @@ impl ConfigSet {
                 }
             }
         }
+        // Contact groups (their members must be contacts), then the contacts namespace holds
+        // both for the references below.
+        let mut cgroups = HashSet::new();
+        for file in self.good.values() {
+            for g in &file.contact_groups {
+                if !contacts.contains(&g.id) && cgroups.insert(g.id.clone()) {
+                    let mut g = ContactGroup::clone(g);
+                    g.contacts.retain(|c| contacts.contains(c));
+                    cat.contact_groups.push(Arc::new(g));
+                }
+            }
+        }
+        contacts.extend(cgroups);
+        cat.self_notify.retain(|c| contacts.contains(c));
         for c in &mut cat.checks {
-            if c.depends_on.iter().any(|d| !checks.contains(d)) {
+            if c.depends_on.iter().any(|d| !checks.contains(d))
+                || c.alert.notify.iter().any(|n| !contacts.contains(n))
+            {
                 let mut fixed = CheckSpec::clone(c);
                 fixed.depends_on.retain(|d| checks.contains(d));
+                fixed.alert.notify.retain(|n| contacts.contains(n));
                 *c = Arc::new(fixed);
             }
         }
@@ -312,6 +367,7 @@ impl ConfigSet {
         }
         cat.checks.sort_by(|a, b| a.id.cmp(&b.id));
         cat.contacts.sort_by(|a, b| a.id.cmp(&b.id));
+        cat.contact_groups.sort_by(|a, b| a.id.cmp(&b.id));
         cat.groups.sort_by(|a, b| a.id.cmp(&b.id));
         cat.maintenances.sort_by(|a, b| a.id.cmp(&b.id));
         cat
@@ -465,6 +521,10 @@ struct FileDef {
     checks: Option<Vec<Spanned<CheckDef>>>,
     #[serde(default)]
     contacts: Option<Vec<Spanned<ContactDef>>>,
+    #[serde(default)]
+    contact_groups: Option<Vec<Spanned<ContactGroupDef>>>,
+    #[serde(default, rename = "self")]
+    self_: Option<Spanned<SelfDef>>,
     #[serde(default)]
     groups: Option<Vec<Spanned<GroupDef>>>,
     #[serde(default)]
@@ -757,6 +817,23 @@ impl<'a> FileCx<'a> {
                 out.contacts.push(Arc::new(contact));
             }
         }
+        for (i, g) in def.contact_groups.iter().flatten().enumerate() {
+            if let Some(group) = self.contact_group(i, g, &mut out.references) {
+                out.contact_groups.push(Arc::new(group));
+            }
+        }
+        if let Some(me) = &def.self_ {
+            let before = self.errors.len();
+            let notify = self.references(
+                "self.notify",
+                RefKind::Contact,
+                &me.value.notify,
+                &mut out.references,
+            );
+            if self.errors.len() == before {
+                out.self_notify = Some((notify, self.spanned_origin(me, "self")));
+            }
+        }
         for (i, g) in def.groups.iter().flatten().enumerate() {
             if let Some(group) = self.group(i, g, &mut out.references) {
                 out.groups.push(Arc::new(group));
@@ -906,6 +983,13 @@ impl<'a> FileCx<'a> {
         let id = CheckId::new(&def.id.value)
             .map_err(|m| self.error_on(&format!("{p}.id"), &def.id, m))
             .ok();
+        if def.id.value.starts_with(SELF_PREFIX) {
+            self.error_on(
+                &format!("{p}.id"),
+                &def.id,
+                format!("ids starting with {SELF_PREFIX:?} are Tocsin's own (self-alarms)"),
+            );
+        }
 
         let mut given = ProbeSpec::given(def);
         let probe = match given.len() {
@@ -1242,11 +1326,22 @@ impl<'a> FileCx<'a> {
             ),
             (None, _) => {}
         }
+        let rate_limit = match &def.rate_limit {
+            None => kind.default_rate_limit(),
+            Some(r) => match RateLimit::parse(&r.value) {
+                Ok(l) => Some(l),
+                Err(m) => {
+                    self.error_on(&format!("{p}.rate_limit"), r, m);
+                    None
+                }
+            },
+        };
         if self.errors.len() > before {
             return None;
         }
         let id = id?;
         Some(Contact {
+            rate_limit,
             name: def.name.clone().unwrap_or_else(|| id.clone()),
             origin: self.spanned_origin(&def.id, &format!("{p}.id")),
             id,
@@ -1283,6 +1378,41 @@ impl<'a> FileCx<'a> {
             }
         }
         out
+    }
+
+    fn contact_group(
+        &mut self,
+        i: usize,
+        g: &Spanned<ContactGroupDef>,
+        refs: &mut Vec<Reference>,
+    ) -> Option<ContactGroup> {
+        let p = format!("contact_groups[{i}]");
+        let def = &g.value;
+        let before = self.errors.len();
+        let id = self.id(&format!("{p}.id"), &def.id);
+        if def.contacts.is_empty() {
+            self.error_on(
+                &format!("{p}.contacts"),
+                g,
+                "a contact group needs at least one contact",
+            );
+        }
+        let contacts = self.references(
+            &format!("{p}.contacts"),
+            RefKind::ContactMember,
+            &def.contacts,
+            refs,
+        );
+        if self.errors.len() > before {
+            return None;
+        }
+        let id = id?;
+        Some(ContactGroup {
+            name: def.name.clone().unwrap_or_else(|| id.clone()),
+            origin: self.spanned_origin(&def.id, &format!("{p}.id")),
+            id,
+            contacts,
+        })
     }
 
     fn group(
@@ -1491,6 +1621,9 @@ impl<'a> FileCx<'a> {
     }
 }
 
+/// The prefix of the ids of Tocsin's own checks (self-alarms: `tocsin.config`, …).
+pub const SELF_PREFIX: &str = "tocsin.";
+
 const PROBE_KINDS: &str =
     "http, tcp, tls, dns, icmp, command, log, process, disk, host_metrics, push";
 
@@ -1603,15 +1736,45 @@ fn cross_check(good: &BTreeMap<String, ParsedFile>) -> Vec<ConfigError> {
                 .map(|(i, c)| (c.id.to_string(), format!("checks[{i}].id"), &c.origin))
         }),
     );
+    // Contacts and contact groups share one namespace.
     let contacts = duplicates(
         "contact",
         &mut good.values().flat_map(|f| {
-            f.contacts
+            let people = f
+                .contacts
                 .iter()
                 .enumerate()
-                .map(|(i, c)| (c.id.clone(), format!("contacts[{i}].id"), &c.origin))
+                .map(|(i, c)| (c.id.clone(), format!("contacts[{i}].id"), &c.origin));
+            let lists = f
+                .contact_groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.id.clone(), format!("contact_groups[{i}].id"), &g.origin));
+            people.chain(lists)
         }),
     );
+    let members: HashSet<String> = good
+        .values()
+        .flat_map(|f| &f.contacts)
+        .map(|c| c.id.clone())
+        .collect();
+    let mut extra = Vec::new();
+    let selves: Vec<&Origin> = good
+        .values()
+        .filter_map(|f| f.self_notify.as_ref().map(|(_, o)| o))
+        .collect();
+    for o in selves.iter().skip(1) {
+        extra.push(ConfigError {
+            file: o.file.clone(),
+            line: o.line,
+            column: o.column,
+            field: Some("self".into()),
+            message: format!(
+                "\"self\" is already defined at {}: define it once",
+                selves[0]
+            ),
+        });
+    }
     let groups = duplicates(
         "group",
         &mut good.values().flat_map(|f| {
@@ -1630,10 +1793,12 @@ fn cross_check(good: &BTreeMap<String, ParsedFile>) -> Vec<ConfigError> {
                 .map(|(i, m)| (m.id.clone(), format!("maintenances[{i}].id"), &m.origin))
         }),
     );
+    errors.extend(extra);
     for r in good.values().flat_map(|f| &f.references) {
         let known = match r.kind {
             RefKind::Check => &checks,
             RefKind::Contact => &contacts,
+            RefKind::ContactMember => &members,
             RefKind::Group => &groups,
         };
         if !known.contains(&r.id) {
@@ -1642,7 +1807,17 @@ fn cross_check(good: &BTreeMap<String, ParsedFile>) -> Vec<ConfigError> {
                 line: r.origin.line,
                 column: r.origin.column,
                 field: Some(r.field.clone()),
-                message: format!("unknown {} {:?}: no {} has this id", r.kind, r.id, r.kind),
+                message: match r.kind {
+                    RefKind::Contact => format!(
+                        "unknown contact {:?}: no contact or contact group has this id",
+                        r.id
+                    ),
+                    RefKind::ContactMember if contacts.contains(&r.id) => format!(
+                        "{:?} is a contact group: contact groups list contacts, not other groups",
+                        r.id
+                    ),
+                    _ => format!("unknown {} {:?}: no {} has this id", r.kind, r.id, r.kind),
+                },
             });
         }
     }

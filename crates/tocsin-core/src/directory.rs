@@ -121,6 +121,22 @@ impl ContactKind {
         self != Self::Email
     }
 
+    /// The provider's documented limit, used when a contact sets no `rate_limit`: Slack
+    /// incoming webhooks 1/s, Discord webhooks 30/min, Telegram 20/min per chat, Twilio 1/s
+    /// per sender; the others none.
+    pub fn default_rate_limit(self) -> Option<RateLimit> {
+        let (count, secs) = match self {
+            Self::Slack | Self::Twilio => (1, 1),
+            Self::Discord => (30, 60),
+            Self::Telegram => (20, 60),
+            _ => return None,
+        };
+        Some(RateLimit {
+            count,
+            per: Duration::from_secs(secs),
+        })
+    }
+
     /// Whether this kind is addressed by `to` (which it then requires).
     pub fn uses_to(self) -> bool {
         self == Self::Email
@@ -204,6 +220,58 @@ pub struct ContactDef {
     /// Everything else the kind needs (tokens, channel, region…).
     #[serde(default, skip_serializing_if = "Settings::is_empty")]
     pub settings: Settings,
+    /// At most this many notifications per period to this contact, e.g. `30/min`, `1/s`,
+    /// `100/h` (default: the provider's documented limit, see
+    /// [`ContactKind::default_rate_limit`]); more wait their turn in the outbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<Spanned<String>>,
+}
+
+/// A delivery rate limit: `count` notifications per `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// How many.
+    pub count: u32,
+    /// Per how long.
+    pub per: Duration,
+}
+
+impl RateLimit {
+    /// Parses `30/min`, `1/s`, `1/sec`, `100/h`, `1000/hour`, `5/m`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid rate limit {s:?}: expected N/s, N/min or N/h, e.g. 30/min");
+        let (n, unit) = s.trim().split_once('/').ok_or_else(bad)?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 {
+            return Err(format!(
+                "invalid rate limit {s:?}: the count must be at least 1"
+            ));
+        }
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        Ok(Self { count, per })
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.per.as_secs() {
+            1 => "s",
+            60 => "min",
+            _ => "h",
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
+impl Serialize for RateLimit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// A validated contact.
@@ -224,8 +292,48 @@ pub struct Contact {
     pub url: Option<Secret>,
     /// Kind-specific settings.
     pub settings: Settings,
+    /// Deliveries allowed per period (`None`: unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
     /// Where its id was written.
     pub origin: Origin,
+}
+
+/// A named list of contacts, usable wherever a contact id is (`alert.notify`, a group's
+/// `contacts`, `self.notify`). Contact groups share the contacts' namespace and do not nest.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactGroupDef {
+    /// Unique among contacts and contact groups, `[a-z0-9_.-]+`.
+    pub id: Spanned<String>,
+    /// Display name (default: the id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its contacts (contact ids, not other contact groups).
+    pub contacts: Vec<Spanned<String>>,
+}
+
+/// A validated contact group.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContactGroup {
+    /// Identity.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Its contacts.
+    pub contacts: Vec<String>,
+    /// Where its id was written.
+    pub origin: Origin,
+}
+
+/// `self:` — who hears of Tocsin's own trouble (configuration errors, a channel that keeps
+/// failing, store errors, a scheduler that falls behind).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfDef {
+    /// Contact or contact-group ids.
+    #[serde(default)]
+    pub notify: Vec<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -142,10 +142,8 @@ checks:
     assert_eq!(
         errors_of(dir.path()),
         [
-            "checks.yml:2:21: defaults.alert.notify[0]: unknown contact \"nobody\": no contact has \
-             this id",
-            "checks.yml:6:28: checks[0].alert.notify[1]: unknown contact \"ghost\": no contact \
-             has this id",
+            "checks.yml:2:21: defaults.alert.notify[0]: unknown contact \"nobody\": no contact or contact group has this id",
+            "checks.yml:6:28: checks[0].alert.notify[1]: unknown contact \"ghost\": no contact or contact group has this id",
             "checks.yml:7:22: checks[0].depends_on[1]: unknown check \"missing\": no check has \
              this id",
         ]

@@ -366,7 +366,7 @@ fn unknown_fields_list_the_expected_ones() {
         errors_in("check:\n  - id: web\n"),
         [
             "t.yml:1:1: check: unknown field \"check\", expected one of: defaults, checks, contacts, \
-          groups, maintenances"
+             contact_groups, self, groups, maintenances"
         ]
     );
     assert_eq!(
@@ -901,7 +901,7 @@ maintenances:
             "people.yml:7:19: groups[0].checks[1]: unknown check \"missing-check\": no check has \
              this id",
             "people.yml:8:22: groups[0].contacts[1]: unknown contact \"missing-contact\": no \
-             contact has this id",
+             contact or contact group has this id",
             "people.yml:13:23: maintenances[0].scope.checks[0]: unknown check \"ghost\": no check \
              has this id",
             "people.yml:13:46: maintenances[0].scope.groups[1]: unknown group \"phantom\": no group \
@@ -972,6 +972,75 @@ fn contact_urls_required_optional_or_refused() {
             "t.yml:5:10: contacts[0].url: email contacts take no \"url\"; put what they need \
              under \"settings\"",
             "t.yml:6:5: contacts[1].url: missing field \"url\": teams contacts need a URL",
+        ]
+    );
+}
+
+#[test]
+fn contact_groups_expand_and_self_is_defined_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "a.yml",
+        "contacts:\n  - { id: alice, type: email, to: alice@example.com }\n  - { id: bob, type: webhook, url: \"http://127.0.0.1:9/\" }\ncontact_groups:\n  - { id: oncall, contacts: [alice, bob] }\nchecks:\n  - id: web\n    http: { url: \"http://127.0.0.1:9/\" }\n    alert: { notify: [oncall, alice] }\nself:\n  notify: [oncall]\n",
+    );
+    let catalog = validate_dir(d, &no_env).unwrap();
+    assert_eq!(catalog.self_notify, ["oncall"]);
+    let web = catalog.check("web").unwrap();
+    assert_eq!(
+        catalog.expand_contacts(&web.alert.notify),
+        ["alice", "bob"],
+        "groups expand in place, duplicates dropped"
+    );
+    write(
+        d,
+        "b.yml",
+        "contact_groups:\n  - { id: alice, contacts: [bob] }\n  - { id: nested, contacts: [oncall] }\n  - { id: empty, contacts: [] }\nself:\n  notify: [ghost]\n",
+    );
+    assert_eq!(
+        errors_of(d, &no_env),
+        ["b.yml:4:5: contact_groups[2].contacts: a contact group needs at least one contact",]
+    );
+    write(
+        d,
+        "b.yml",
+        "contact_groups:\n  - { id: alice, contacts: [bob] }\n  - { id: nested, contacts: [oncall] }\nself:\n  notify: [ghost]\n",
+    );
+    assert_eq!(
+        errors_of(d, &no_env),
+        [
+            "b.yml:2:11: contact_groups[0].id: duplicate contact id \"alice\" (first defined at \
+             a.yml:2:11)",
+            "b.yml:3:30: contact_groups[1].contacts[0]: \"oncall\" is a contact group: contact \
+             groups list contacts, not other groups",
+            "b.yml:5:3: self: \"self\" is already defined at a.yml:11:3: define it once",
+            "b.yml:5:12: self.notify[0]: unknown contact \"ghost\": no contact or contact group \
+             has this id",
+        ]
+    );
+}
+
+#[test]
+fn rate_limits_default_by_provider_and_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.yml",
+        "contacts:\n  - { id: s, type: slack, url: \"http://127.0.0.1:9/\" }\n  - { id: h, type: webhook, url: \"http://127.0.0.1:9/\", rate_limit: 10/min }\n  - { id: m, type: email, to: a@example.com }\n",
+    );
+    let c = validate_dir(dir.path(), &no_env).unwrap();
+    let limit = |id: &str| c.contact(id).unwrap().rate_limit.map(|l| l.to_string());
+    assert_eq!(limit("s").as_deref(), Some("1/s"));
+    assert_eq!(limit("h").as_deref(), Some("10/min"));
+    assert_eq!(limit("m"), None);
+    assert_eq!(
+        errors_in(
+            "contacts:\n  - { id: h, type: webhook, url: \"http://x/\", rate_limit: 3/day }\n"
+        ),
+        [
+            "t.yml:2:59: contacts[0].rate_limit: invalid rate limit \"3/day\": expected N/s, N/min or \
+          N/h, e.g. 30/min"
         ]
     );
 }

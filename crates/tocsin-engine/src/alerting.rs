@@ -25,7 +25,9 @@ use tocsin_core::alarm::{
     NotificationKind, NotifyPolicy, Step,
 };
 use tocsin_core::config::Catalog;
-use tocsin_core::directory::{Maintenance, MaintenanceScope, MaintenanceWindow, WindowEnd};
+use tocsin_core::directory::{
+    Maintenance, MaintenanceScope, MaintenanceWindow, RateLimit, WindowEnd,
+};
 use tocsin_core::{CheckId, CheckResult, Metric, Status, Timings, Transition};
 use tocsin_notify::{Defaults, DeliveryError, Message, MessageKind, Notifier};
 use tocsin_store::{
@@ -87,6 +89,8 @@ pub struct AlertingMetrics {
     pub dead: AtomicU64,
     /// Errors writing alarm changes to the store.
     pub store_errors: AtomicU64,
+    /// Deliveries made to wait by a contact's rate limit.
+    pub rate_limited: AtomicU64,
 }
 
 /// What an outbox row carries: enough to render the message later, even if the check changed.
@@ -123,6 +127,10 @@ pub(crate) struct Alerting {
     /// Maintenances created at run time (API, `tocsin ctl`) that have not ended.
     runtime_maint: RwLock<Vec<Arc<Maintenance>>>,
     notifiers: Mutex<HashMap<String, Built>>,
+    /// Failed deliveries in a row per contact, with the last error (a success clears it).
+    failures: Mutex<HashMap<String, (u32, String)>>,
+    /// Per-contact rate limits: when each contact's next send is allowed.
+    limiter: Mutex<HashMap<String, Bucket>>,
     defaults: Defaults,
     wake: Notify,
     pub(crate) metrics: AlertingMetrics,
@@ -169,6 +177,8 @@ impl Alerting {
             maint_seen: Mutex::new(HashMap::new()),
             runtime_maint: RwLock::new(runtime),
             notifiers: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            limiter: Mutex::new(HashMap::new()),
             defaults: Defaults::default(),
             wake: Notify::new(),
             metrics: AlertingMetrics::default(),
@@ -246,13 +256,14 @@ impl Alerting {
     fn key_and_policy(catalog: &Catalog, entry: &CheckEntry) -> (AlarmKey, NotifyPolicy) {
         let groups = catalog.groups_of(entry.id());
         let key = AlarmKey::of(entry.id(), &groups);
-        let policy = match &key {
+        let mut policy = match &key {
             AlarmKey::Group(g) => match catalog.group(g) {
                 Some(group) => NotifyPolicy::of_group(&group.contacts, &entry.spec.alert),
                 None => NotifyPolicy::of_check(&entry.spec.alert),
             },
             AlarmKey::Check(_) => NotifyPolicy::of_check(&entry.spec.alert),
         };
+        policy.contacts = catalog.expand_contacts(&policy.contacts);
         (key, policy)
     }
 
@@ -266,6 +277,21 @@ impl Alerting {
     ) {
         let catalog = self.catalog();
         let (key, policy) = Self::key_and_policy(&catalog, entry);
+        self.step_alarm(table, key, &policy, entry.id(), transitions, result)
+            .await;
+    }
+
+    /// Steps the alarm `key` with `check`'s transitions and saves the change.
+    pub(crate) async fn step_alarm(
+        &self,
+        table: &Table,
+        key: AlarmKey,
+        policy: &NotifyPolicy,
+        check: &CheckId,
+        transitions: &[Transition],
+        result: &CheckResult,
+    ) {
+        let catalog = self.catalog();
         let now = result.started_at_ms;
         let mut book = self.book.lock().await;
         let before = book.open_alarm(&key).cloned();
@@ -273,10 +299,10 @@ impl Alerting {
             let facts = |id: &CheckId| self.facts(table, &catalog, now, id);
             let cx = Context {
                 now_ms: now,
-                policy: &policy,
+                policy,
                 facts: &facts,
             };
-            book.on_transitions(&key, entry.id(), transitions, &result.message, &cx)
+            book.on_transitions(&key, check, transitions, &result.message, &cx)
         };
         if step.opened {
             self.metrics.alarms_opened.fetch_add(1, Ordering::Relaxed);
@@ -286,6 +312,24 @@ impl Alerting {
         let _ = self
             .record(&catalog, table, before.as_ref(), step, Some(result))
             .await;
+    }
+
+    /// The contacts of `self.notify`, contact groups expanded.
+    pub(crate) fn self_contacts(&self) -> Vec<String> {
+        let catalog = self.catalog();
+        catalog.expand_contacts(&catalog.self_notify)
+    }
+
+    /// Contacts whose last `threshold` or more deliveries all failed: (contact, failures in a
+    /// row, last error), most failures first.
+    pub(crate) fn failing_contacts(&self, threshold: u32) -> Vec<(String, u32, String)> {
+        let mut out: Vec<(String, u32, String)> = lock(&self.failures)
+            .iter()
+            .filter(|(_, (n, _))| *n >= threshold)
+            .map(|(c, (n, e))| (c.clone(), *n, e.clone()))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
     }
 
     /// Ticks every open alarm: renotify, ack expiry, holds released.
@@ -540,6 +584,24 @@ impl Alerting {
 
     async fn deliver_one(&self, catalog: &Catalog, d: Delivery) {
         let now = now_ms();
+        // A contact over its rate limit waits its turn (no attempt is counted).
+        let wait = catalog
+            .contact(&d.contact)
+            .and_then(|c| c.rate_limit)
+            .and_then(|limit| {
+                lock(&self.limiter)
+                    .entry(d.contact.clone())
+                    .or_default()
+                    .take(limit, now)
+                    .err()
+            });
+        if let Some(at) = wait {
+            self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = self.store.postpone_delivery(d.id, at).await {
+                tracing::error!(error = %e, "cannot postpone a rate-limited delivery");
+            }
+            return;
+        }
         let outcome = match self.notifier(catalog, &d.contact) {
             Err(reason) => Err(DeliveryError::permanent(reason)),
             Ok(notifier) => match serde_json::from_value::<Payload>(d.payload.clone()) {
@@ -558,6 +620,17 @@ impl Alerting {
                 }
             },
         };
+        match &outcome {
+            Ok(_) => {
+                lock(&self.failures).remove(&d.contact);
+            }
+            Err(e) => {
+                let mut f = lock(&self.failures);
+                let entry = f.entry(d.contact.clone()).or_insert((0, String::new()));
+                entry.0 += 1;
+                entry.1.clone_from(&e.reason);
+            }
+        }
         let store = &self.store;
         let done = match outcome {
             Ok(delivered) => {
@@ -651,6 +724,11 @@ impl Alerting {
                 &m.dead,
             ),
             (
+                "tocsin_notifications_rate_limited_total",
+                "Deliveries postponed by a contact's rate limit.",
+                &m.rate_limited,
+            ),
+            (
                 "tocsin_alarm_store_errors_total",
                 "Alarm changes that could not be written to the store.",
                 &m.store_errors,
@@ -659,6 +737,28 @@ impl Alerting {
             crate::metrics::family(out, name, "counter", help);
             let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
         }
+    }
+}
+
+/// A token bucket for one contact's rate limit (GCRA form): the theoretical time the next
+/// send is due; a burst of up to `count` sends is allowed.
+#[derive(Debug, Default)]
+struct Bucket {
+    tat_ms: i64,
+}
+
+impl Bucket {
+    /// Takes a token at `now_ms`, or tells when one will be available.
+    fn take(&mut self, limit: RateLimit, now_ms: i64) -> Result<(), i64> {
+        let per = i64::try_from(limit.per.as_millis()).unwrap_or(i64::MAX);
+        let interval = (per / i64::from(limit.count.max(1))).max(1);
+        let burst = per - interval;
+        let tat = self.tat_ms.max(now_ms);
+        if tat - now_ms > burst {
+            return Err(tat - burst);
+        }
+        self.tat_ms = tat + interval;
+        Ok(())
     }
 }
 
@@ -779,4 +879,38 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_allow_a_burst_then_the_rate() {
+        let limit = RateLimit::parse("3/s").unwrap();
+        let mut b = Bucket::default();
+        // A burst of 3 at t=0, then one every 333 ms (the remainder rounds down).
+        assert!(b.take(limit, 0).is_ok());
+        assert!(b.take(limit, 0).is_ok());
+        assert!(b.take(limit, 0).is_ok());
+        assert_eq!(b.take(limit, 0), Err(332));
+        assert_eq!(b.take(limit, 300), Err(332));
+        assert!(b.take(limit, 332).is_ok());
+        assert_eq!(b.take(limit, 332), Err(665));
+        // Idle time refills the bucket, up to the burst.
+        for _ in 0..3 {
+            assert!(b.take(limit, 10_000).is_ok());
+        }
+        assert!(b.take(limit, 10_000).is_err());
+    }
+
+    #[test]
+    fn rate_limits_parse() {
+        assert_eq!(RateLimit::parse("30/min").unwrap().to_string(), "30/min");
+        assert_eq!(RateLimit::parse(" 1 / s ").unwrap().to_string(), "1/s");
+        assert_eq!(RateLimit::parse("100/hour").unwrap().to_string(), "100/h");
+        for bad in ["0/s", "30", "x/min", "3/day", ""] {
+            assert!(RateLimit::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

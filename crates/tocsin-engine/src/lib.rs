@@ -10,6 +10,7 @@ pub mod metrics;
 mod operator;
 pub mod runner;
 mod scheduler;
+mod selfwatch;
 pub mod table;
 
 use std::collections::{HashMap, HashSet};
@@ -126,9 +127,17 @@ pub(crate) struct Shared {
     pub(crate) writer: WriteBehind,
     pub(crate) table: RwLock<Arc<Table>>,
     pub(crate) alerting: Arc<alerting::Alerting>,
+    pub(crate) selfwatch: selfwatch::SelfWatch,
+    /// The errors of the latest reload (configuration and contacts), for the self-check.
+    pub(crate) config_errors: Mutex<Vec<String>>,
 }
 
 impl Shared {
+    /// The errors of the latest reload.
+    pub(crate) fn config_errors(&self) -> Vec<String> {
+        lock(&self.config_errors).clone()
+    }
+
     /// The current check table.
     pub(crate) fn table(&self) -> Arc<Table> {
         self.table
@@ -192,6 +201,8 @@ impl Engine {
             writer,
             table: RwLock::new(Arc::new(Table::new())),
             alerting: alerting.clone(),
+            selfwatch: selfwatch::SelfWatch::default(),
+            config_errors: Mutex::new(Vec::new()),
         });
         let (commands, rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
@@ -251,6 +262,7 @@ impl Engine {
             tracing::error!(error = %e, "contact error");
         }
         report.errors.extend(contact_errors);
+        lock(&self.shared.config_errors).clone_from(&report.errors);
         self.shared.metrics.config_errors.store(
             report.errors.len() as u64,
             std::sync::atomic::Ordering::Relaxed,
@@ -447,6 +459,7 @@ async fn tick_alarms(shared: Arc<Shared>, every: Duration, mut stop: watch::Rece
         if *stop.borrow() {
             return;
         }
+        shared.selfwatch.tick(&shared).await;
         let table = shared.table();
         shared.alerting.tick(&table).await;
     }

@@ -440,3 +440,96 @@ async fn pending_notifications_survive_a_restart_and_are_delivered() {
     assert_eq!(got[0]["alarm"]["kind"], "opened");
     second.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_alarms_reach_the_self_contacts_through_a_contact_group() {
+    let target = HttpServer::start().await.unwrap();
+    target.set_json(serde_json::json!({ "status": "down" }));
+    let watcher = HttpServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    let closed = tocsin_testkit::refused_addr().unwrap();
+    // `broken` has a setting its channel refuses: a configuration error. `dead-end` is a
+    // webhook nobody answers: its deliveries keep failing.
+    write(
+        &c,
+        "a.yml",
+        &format!(
+            r#"contacts:
+  - {{ id: watcher, type: webhook, url: "{}" }}
+  - {{ id: dead-end, type: webhook, url: "http://{closed}/hook" }}
+  - {{ id: broken, type: webhook, url: "http://127.0.0.1:9/", settings: {{ method: DELETE }} }}
+contact_groups:
+  - {{ id: admins, contacts: [watcher] }}
+self:
+  notify: [admins]
+checks:
+  - id: api
+    every: 1s
+    timeout: 500ms
+    http:
+      url: "{}"
+      expect: {{ json: [ {{ path: $.status, equals: ok }} ] }}
+    alert: {{ failures: 1, recoveries: 1, notify: [dead-end] }}
+"#,
+            watcher.url("/ok"),
+            target.url("/json"),
+        ),
+    );
+    let engine = engine(dir.path(), |o| {
+        o.delivery.retry_base = Duration::from_millis(50);
+        o.delivery.retry_max = Duration::from_millis(100);
+        o.delivery.tick = Duration::from_millis(100);
+    })
+    .await;
+    let about = |id: &str| {
+        webhooks(&watcher)
+            .into_iter()
+            .filter(|w| w["check"]["id"] == id)
+            .collect::<Vec<_>>()
+    };
+    wait_for(15, "the configuration self-alarm", || {
+        !about("tocsin.config").is_empty()
+    })
+    .await;
+    let config = &about("tocsin.config")[0];
+    assert_eq!(config["alarm"]["kind"], "opened", "{config}");
+    assert_eq!(config["status"], "critical", "{config}");
+    assert!(
+        config["message"]
+            .as_str()
+            .unwrap()
+            .contains("contact \"broken\": settings.method"),
+        "{config}"
+    );
+    wait_for(15, "the notifications self-alarm", || {
+        !about("tocsin.notifications").is_empty()
+    })
+    .await;
+    let failing = &about("tocsin.notifications")[0];
+    assert!(
+        failing["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("contact dead-end: "),
+        "{failing}"
+    );
+
+    // Fixing the file closes the configuration self-alarm.
+    std::fs::write(
+        c.join("a.yml"),
+        std::fs::read_to_string(c.join("a.yml"))
+            .unwrap()
+            .replace("method: DELETE", "method: PUT"),
+    )
+    .unwrap();
+    let report = engine.reload();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    wait_for(15, "the configuration self-alarm closing", || {
+        about("tocsin.config")
+            .iter()
+            .any(|w| w["alarm"]["kind"] == "closed")
+    })
+    .await;
+    engine.shutdown().await;
+}

@@ -682,6 +682,7 @@ mod tests {
             to: None,
             url: None,
             settings: Settings::from(map),
+            rate_limit: None,
             origin: Origin::default(),
         }
     }

@@ -164,6 +164,7 @@ mod tests {
             to: None,
             url: Some(Secret::new("http://127.0.0.1:1/hooks/k3y")),
             settings: Settings::from(settings),
+            rate_limit: None,
             origin: Origin::default(),
         };
         Mattermost::build(&c, &Defaults::default()).unwrap()

@@ -305,6 +305,7 @@ mod tests {
             to: Some("ops@example.com".into()),
             url: Some(Secret::new("http://127.0.0.1:1/hook")),
             settings: Settings::from(map),
+            rate_limit: None,
             origin: Origin::default(),
         }
     }

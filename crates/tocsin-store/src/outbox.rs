@@ -244,6 +244,22 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Moves a pending delivery's next attempt to `next_attempt_ms` without counting an
+    /// attempt (a rate limit made it wait). Returns `false` if the row is not pending.
+    pub async fn postpone_delivery(
+        &self,
+        id: i64,
+        next_attempt_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::POSTPONE)
+            .bind(id)
+            .bind(next_attempt_ms)
+            .execute(&self.write)
+            .await
+            .map_err(self.err("postpone a delivery"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Gives up on a delivery at `now_ms` after a last failed attempt (`attempts + 1`,
     /// `last_error`): it becomes a dead letter. Returns `false` (and changes nothing) if the row
     /// does not exist or is not pending.

@@ -297,6 +297,9 @@ UPDATE outbox SET attempts = attempts + 1, last_attempt_ms = $2, last_error = $3
     next_attempt_ms = $4
 WHERE id = $1 AND status = 'pending'";
 
+pub(crate) const POSTPONE: &str = "\
+UPDATE outbox SET next_attempt_ms = $2 WHERE id = $1 AND status = 'pending'";
+
 pub(crate) const MARK_DEAD: &str = "\
 UPDATE outbox SET status = 'dead', dead_ms = $2, last_attempt_ms = $2, last_error = $3,
     attempts = attempts + 1

@@ -22,6 +22,7 @@ pub(crate) fn contact(
         to: to.map(str::to_owned),
         url: url.map(Secret::new),
         settings: Settings::from(map),
+        rate_limit: None,
         origin: Origin::default(),
     }
 }
