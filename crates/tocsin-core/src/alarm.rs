@@ -1288,6 +1288,15 @@ impl AlarmBook {
         book
     }
 
+    /// Takes back a closed alarm read from the store (the book keeps only the open ones across
+    /// a restart), so actions such as reopen can reach it. Ignored if the book knows the id or
+    /// the alarm is open.
+    pub fn remember_closed(&mut self, alarm: Alarm) {
+        if !alarm.is_open() && self.get(alarm.id).is_none() {
+            self.closed.insert(alarm.id, alarm);
+        }
+    }
+
     /// The open alarm of a key.
     pub fn open_alarm(&self, key: &AlarmKey) -> Option<&Alarm> {
         self.open.get(key)

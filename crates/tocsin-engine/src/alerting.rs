@@ -60,6 +60,11 @@ pub struct DeliveryOptions {
     pub poll: Duration,
     /// How often alarms are ticked (renotify, ack expiry, released holds).
     pub tick: Duration,
+    /// Server-wide channel defaults (the SMTP server and sender), which contacts override.
+    pub channel_defaults: Defaults,
+    /// The server's public base URL (`https://tocsin.example.com`): messages link to the alarm
+    /// under it.
+    pub public_url: Option<String>,
 }
 
 impl Default for DeliveryOptions {
@@ -70,6 +75,8 @@ impl Default for DeliveryOptions {
             give_up_after: Duration::from_secs(24 * 3600),
             poll: Duration::from_secs(1),
             tick: Duration::from_secs(5),
+            channel_defaults: Defaults::default(),
+            public_url: None,
         }
     }
 }
@@ -179,7 +186,7 @@ impl Alerting {
             notifiers: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             limiter: Mutex::new(HashMap::new()),
-            defaults: Defaults::default(),
+            defaults: options.channel_defaults.clone(),
             wake: Notify::new(),
             metrics: AlertingMetrics::default(),
             options,
@@ -468,6 +475,16 @@ impl Alerting {
     ) -> Result<Alarm, ActionError> {
         let catalog = self.catalog();
         let mut book = self.book.lock().await;
+        if book.get(id).is_none() {
+            // Closed before a restart: the book only restores open alarms.
+            let stored = match i64::try_from(id) {
+                Ok(n) => self.store.alarm(TENANT, n).await?,
+                Err(_) => None,
+            };
+            if let Some(a) = stored.and_then(|r| serde_json::from_value::<Alarm>(r.body).ok()) {
+                book.remember_closed(a);
+            }
+        }
         let before = book.get(id).cloned();
         let step = book.act(id, action, now_ms())?;
         let after = step.alarm.clone();
@@ -609,7 +626,7 @@ impl Alerting {
                     "unreadable outbox payload: {e}"
                 ))),
                 Ok(p) => {
-                    let m = message(&p, &d);
+                    let m = message(&p, &d, self.options.public_url.as_deref());
                     match tokio::time::timeout(SEND_TIMEOUT, notifier.send(&m)).await {
                         Ok(sent) => sent,
                         Err(_) => Err(DeliveryError::retry(format!(
@@ -827,8 +844,9 @@ fn jitter(id: i64, attempts: u32) -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The notifier's message for an outbox row.
-fn message(p: &Payload, d: &Delivery) -> Message {
+/// The notifier's message for an outbox row; with a public URL, it links to the alarm (the API
+/// document of the alarm until the dashboard has a page for it).
+fn message(p: &Payload, d: &Delivery, public_url: Option<&str>) -> Message {
     let kind = match p.kind {
         NotificationKind::Opened => MessageKind::Opened,
         NotificationKind::NewFault | NotificationKind::FaultChanged => MessageKind::NewFault,
@@ -864,7 +882,8 @@ fn message(p: &Payload, d: &Delivery) -> Message {
         metrics: p.metrics.clone(),
         timings: p.timings,
         time: jiff::Timestamp::from_millisecond(p.at_ms).unwrap_or_else(|_| jiff::Timestamp::now()),
-        dashboard_url: None,
+        dashboard_url: public_url
+            .map(|base| format!("{}/api/v1/alarms/{}", base.trim_end_matches('/'), p.alarm)),
         idempotency_key: d.idempotency_key.clone(),
     }
 }

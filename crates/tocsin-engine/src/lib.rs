@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 pub use alerting::{AlertingMetrics, DeliveryOptions};
 pub use metrics::Metrics;
 pub use operator::{
-    ActionError, MaintenanceBody, MaintenanceError, MaintenanceView, NewMaintenance,
+    ActionError, MAX_WINDOW, MaintenanceBody, MaintenanceError, MaintenanceView, NewMaintenance,
 };
 pub use runner::{now_ms, run_once};
 use scheduler::{Command, Scheduler};

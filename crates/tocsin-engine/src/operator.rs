@@ -88,7 +88,7 @@ pub enum MaintenanceError {
 }
 
 /// The longest run-time window.
-const MAX_WINDOW: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
+pub const MAX_WINDOW: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
 
 impl Engine {
     /// Applies an operator's action to alarm `id` and returns the alarm after it.
@@ -162,8 +162,11 @@ impl Engine {
         let Some(end) = new.end.map(Timestamp::as_millisecond) else {
             return invalid("end: missing: give an end time or a duration".into());
         };
-        if end <= start.max(now) {
-            return invalid("end: must be in the future and after start".into());
+        if end <= start {
+            return invalid("end: must be after start".into());
+        }
+        if end <= now {
+            return invalid("end: must be in the future".into());
         }
         if u64::try_from(end - start).unwrap_or(u64::MAX) > MAX_WINDOW.as_millis() as u64 {
             return invalid(format!(
@@ -171,38 +174,47 @@ impl Engine {
                 Dur::from(MAX_WINDOW)
             ));
         }
-        let id = match new.id {
-            Some(id) => {
-                CheckId::new(&id).map_err(|e| MaintenanceError::Invalid(format!("id: {e}")))?;
-                id
+        let chosen = new.id.is_some();
+        if let Some(id) = &new.id {
+            CheckId::new(id).map_err(|e| MaintenanceError::Invalid(format!("id: {e}")))?;
+            if let Some(m) = catalog.maintenances.iter().find(|m| &m.id == id) {
+                return Err(MaintenanceError::InFile {
+                    id: id.clone(),
+                    origin: m.origin.to_string(),
+                });
             }
-            None => format!("m-{now:x}"),
-        };
-        if let Some(m) = catalog.maintenances.iter().find(|m| m.id == id) {
-            return Err(MaintenanceError::InFile {
-                id,
-                origin: m.origin.to_string(),
-            });
-        }
-        let store = self.store();
-        if store.maintenance("", &id).await?.is_some() {
-            return Err(MaintenanceError::Duplicate(id));
         }
         let body = MaintenanceBody {
             scope: new.scope,
             note: new.note.filter(|n| !n.trim().is_empty()),
             by: new.by,
         };
-        let row = MaintenanceRow {
+        let mut row = MaintenanceRow {
             tenant: String::new(),
-            id: id.clone(),
+            id: new.id.unwrap_or_else(|| maintenance_id(now)),
             starts_ms: start,
             ends_ms: end,
             ended_ms: None,
             created_ms: now,
             body: serde_json::to_value(&body).unwrap_or_default(),
         };
-        self.shared.alerting.add_maintenance(&row).await?;
+        // The insert decides (two requests may race for one id): a chosen id that exists is a
+        // conflict; a made-up one is made up again.
+        let mut tries = 0;
+        loop {
+            match self.shared.alerting.add_maintenance(&row).await {
+                Ok(()) => break,
+                Err(e) if e.is_conflict() && chosen => {
+                    return Err(MaintenanceError::Duplicate(row.id));
+                }
+                Err(e) if e.is_conflict() && tries < 5 => {
+                    tries += 1;
+                    row.id = maintenance_id(now);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let id = row.id;
         tracing::info!(maintenance = %id, "maintenance added");
         self.maintenances()
             .into_iter()
@@ -227,6 +239,15 @@ impl Engine {
         self.shared.alerting.tick(&table).await;
         Ok(())
     }
+}
+
+/// A new maintenance id, `m-<time in hex>-<sequence>`: unique within the process, and across
+/// restarts by the time.
+fn maintenance_id(now: i64) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("m-{now:x}-{n}")
 }
 
 fn view(

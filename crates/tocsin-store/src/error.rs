@@ -76,3 +76,11 @@ pub enum StoreError {
         reason: String,
     },
 }
+
+impl StoreError {
+    /// Whether the statement broke a uniqueness rule (an id that exists already).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Query { source, .. }
+            if source.as_database_error().is_some_and(|d| d.is_unique_violation()))
+    }
+}

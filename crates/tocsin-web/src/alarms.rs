@@ -13,8 +13,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -26,6 +25,7 @@ use tocsin_store::{AlarmCursor, AlarmFilter};
 
 use crate::ApiError;
 use crate::auth::{Caller, Writer};
+use crate::error::{ApiQuery, JsonBody, OptionalJsonBody};
 
 const MAX_PAGE: u32 = 500;
 
@@ -55,7 +55,7 @@ fn parse_cursor(s: &str) -> Result<AlarmCursor, ApiError> {
 pub(crate) async fn list(
     State(engine): State<Arc<Engine>>,
     _caller: Caller,
-    Query(q): Query<AlarmsQuery>,
+    ApiQuery(q): ApiQuery<AlarmsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let filter = match q.state.as_deref() {
         None | Some("open") => AlarmFilter::Open,
@@ -157,10 +157,10 @@ pub(crate) async fn act(
     State(engine): State<Arc<Engine>>,
     Writer(caller): Writer,
     Path((id, verb)): Path<(String, String)>,
-    body: Option<Json<ActionBody>>,
+    OptionalJsonBody(body): OptionalJsonBody<ActionBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let n = alarm_id(&id)?;
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = body.unwrap_or_default();
     let by = body
         .by
         .filter(|b| !b.trim().is_empty())
@@ -229,10 +229,8 @@ pub(crate) struct NewMaintenanceBody {
 pub(crate) async fn add_maintenance(
     State(engine): State<Arc<Engine>>,
     Writer(caller): Writer,
-    body: Result<Json<NewMaintenanceBody>, JsonRejection>,
+    JsonBody(b): JsonBody<NewMaintenanceBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let Json(b) = body.map_err(|e| ApiError::invalid(e.body_text()))?;
-    let now = now_ms();
     let start = match b.start.as_deref() {
         None | Some("now") => None,
         Some(s) => Some(s.parse::<Timestamp>().map_err(|_| {
@@ -241,24 +239,37 @@ pub(crate) async fn add_maintenance(
             ))
         })?),
     };
-    let from = start.map_or(now, Timestamp::as_millisecond);
+    let from = start.unwrap_or_else(Timestamp::now);
     let end = match (b.end.as_deref(), b.duration.as_deref()) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid("give end or for, not both"));
         }
         (None, None) => return Err(ApiError::invalid("end: missing: give end or for")),
-        (Some(e), None) => future_time("end", e, from)?,
+        (Some(e), None) => e.parse::<Timestamp>().map_err(|_| {
+            ApiError::invalid(format!(
+                "end {e:?}: expected an RFC 3339 time such as 2026-05-01T22:00:00Z (for a \
+                 duration, use \"for\": \"2h\")"
+            ))
+        })?,
         (None, Some(d)) => {
-            let d: Dur = d.parse().map_err(|_| {
+            let dur: Dur = d.parse().map_err(|_| {
                 ApiError::invalid(format!("for {d:?}: expected a duration such as 2h"))
             })?;
-            from.saturating_add(i64::try_from(d.get().as_millis()).unwrap_or(i64::MAX))
+            jiff::SignedDuration::try_from(dur.get())
+                .ok()
+                .and_then(|sd| from.checked_add(sd).ok())
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "for {d:?}: too long: a window lasts at most {}",
+                        Dur::from(tocsin_engine::MAX_WINDOW)
+                    ))
+                })?
         }
     };
     let new = NewMaintenance {
         id: b.id,
         start,
-        end: Timestamp::from_millisecond(end).ok(),
+        end: Some(end),
         scope: b.scope,
         note: b.note,
         by: Some(
@@ -307,7 +318,7 @@ pub(crate) struct OutboxQuery {
 pub(crate) async fn outbox(
     State(engine): State<Arc<Engine>>,
     _caller: Caller,
-    Query(q): Query<OutboxQuery>,
+    ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let store = engine.store();

@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use tocsin_core::{CheckResult, CheckSpec, CheckState};
 use tocsin_engine::{CheckEntry, Engine, ReloadReport};
 use tocsin_store::StateChange;
 
 use crate::ApiError;
+use crate::error::ApiQuery;
 
 /// A check as listed: identity, schedule, state and latest result.
 #[derive(Serialize)]
@@ -63,7 +64,7 @@ pub(crate) struct ListQuery {
 
 pub(crate) async fn list_checks(
     State(engine): State<Arc<Engine>>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let status = match query.status.as_deref() {
         None => None,
@@ -135,7 +136,7 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 pub(crate) async fn check_results(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
-    Query(q): Query<ResultsQuery>,
+    ApiQuery(q): ApiQuery<ResultsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     find(&engine, &id)?;
     let limit = page_limit(q.limit)?;
@@ -156,7 +157,7 @@ pub(crate) async fn check_results(
 pub(crate) async fn check_changes(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
-    Query(q): Query<ResultsQuery>,
+    ApiQuery(q): ApiQuery<ResultsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     find(&engine, &id)?;
     if q.before.is_some() {

@@ -88,3 +88,67 @@ impl IntoResponse for ApiError {
             .into_response()
     }
 }
+
+/// `axum::extract::Query<T>` whose rejection is an [`ApiError`] (`{code, message}`, 400) naming the problem.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|e| ApiError::invalid(e.body_text()))
+    }
+}
+
+/// A JSON body, optional (an empty body is `None`), whose rejection is an [`ApiError`]: 400
+/// naming the field or the syntax error. The content type is not checked: a JSON body is
+/// accepted whatever it says.
+pub(crate) struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T, S> axum::extract::FromRequest<S> for OptionalJsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::invalid(e.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        serde_json::from_slice(&bytes)
+            .map(|v| Self(Some(v)))
+            .map_err(|e| ApiError::invalid(format!("request body: {e}")))
+    }
+}
+
+/// A required JSON body; see [`OptionalJsonBody`].
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match OptionalJsonBody::<T>::from_request(req, state).await?.0 {
+            Some(v) => Ok(Self(v)),
+            None => Err(ApiError::invalid("request body: missing (expected JSON)")),
+        }
+    }
+}

@@ -10,13 +10,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use tocsin_core::{Metric, Status};
 use tocsin_engine::{Engine, PushError, Pushed};
 
 use crate::ApiError;
+use crate::error::ApiQuery;
 
 /// Largest body accepted.
 pub(crate) const MAX_BODY: usize = 64 << 10;
@@ -68,7 +69,7 @@ struct MetricIn {
 pub(crate) async fn push(
     State(engine): State<Arc<Engine>>,
     Path(id): Path<String>,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {

@@ -28,6 +28,9 @@ enum Command {
     Validate {
         /// Configuration directory or file.
         path: PathBuf,
+        /// The server's notification defaults (the same flags and variables as `serve`).
+        #[command(flatten)]
+        notify: serve::NotifyArgs,
     },
     /// Print the next fire times of a cron expression, one RFC 3339 time per line.
     Cron {
@@ -67,11 +70,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(serve::serve(args))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { path } => {
+        Command::Validate { path, notify } => {
             // Building an email channel needs a runtime (its connection pool).
             let rt = runtime()?;
             let _in_runtime = rt.enter();
-            Ok(validate(&path))
+            Ok(validate(&path, &notify.defaults()))
         }
         Command::Cron { expr, count, tz } => cron(&expr, count, tz.as_deref()),
         Command::Check(args) => runtime()?.block_on(check_cmd::check(args)),
@@ -107,7 +110,7 @@ pub(crate) fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn validate(path: &std::path::Path) -> ExitCode {
+fn validate(path: &std::path::Path, defaults: &tocsin_notify::Defaults) -> ExitCode {
     let validated = tocsin_core::config::validate_dir(path, &env_lookup)
         .map_err(|errors| errors.iter().map(ToString::to_string).collect())
         .and_then(|catalog| {
@@ -116,7 +119,7 @@ fn validate(path: &std::path::Path) -> ExitCode {
                 .contacts
                 .iter()
                 .filter_map(|c| {
-                    tocsin_notify::build(c, &tocsin_notify::Defaults::default())
+                    tocsin_notify::build(c, defaults)
                         .err()
                         .map(|e| format!("{}: {e}", c.origin))
                 })

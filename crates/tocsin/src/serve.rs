@@ -20,6 +20,8 @@ pub(crate) struct ServeArgs {
     config: PathBuf,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) notify: NotifyArgs,
     /// Address of the HTTP server (/healthz, /metrics, /api/v1).
     #[arg(long, env = "TOCSIN_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -32,6 +34,55 @@ pub(crate) struct ServeArgs {
     /// How long raw results are kept (rollups are kept 400 days).
     #[arg(long, default_value = "7d")]
     keep_results: tocsin_core::Dur,
+}
+
+/// Server-wide notification settings: the public URL messages link to, and the SMTP server
+/// and sender every email contact uses unless its settings say otherwise.
+#[derive(clap::Args, Debug)]
+pub(crate) struct NotifyArgs {
+    /// The server's public base URL (`https://tocsin.example.com`); messages link to alarms
+    /// under it.
+    #[arg(long, env = "TOCSIN_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Default SMTP server of email contacts.
+    #[arg(long, env = "TOCSIN_SMTP_HOST")]
+    smtp_host: Option<String>,
+    /// Default SMTP port (by --smtp-tls: 25, 587, 465).
+    #[arg(long, env = "TOCSIN_SMTP_PORT")]
+    smtp_port: Option<u16>,
+    /// Default SMTP security: none, starttls or tls.
+    #[arg(long, env = "TOCSIN_SMTP_TLS", value_parser = ["none", "starttls", "tls"])]
+    smtp_tls: Option<String>,
+    /// Default SMTP user (AUTH).
+    #[arg(long, env = "TOCSIN_SMTP_USERNAME")]
+    smtp_username: Option<String>,
+    /// Default SMTP password (AUTH); prefer the environment variable.
+    #[arg(long, env = "TOCSIN_SMTP_PASSWORD", hide_env_values = true)]
+    smtp_password: Option<String>,
+    /// Default sender: `Tocsin <tocsin@example.com>`.
+    #[arg(long, env = "TOCSIN_SMTP_FROM")]
+    smtp_from: Option<String>,
+}
+
+impl NotifyArgs {
+    /// The channel defaults these flags give.
+    pub(crate) fn defaults(&self) -> tocsin_notify::Defaults {
+        let mut d = tocsin_notify::Defaults::default();
+        let email = &mut d.email;
+        email.host.clone_from(&self.smtp_host);
+        email.port = self.smtp_port;
+        email.tls = self
+            .smtp_tls
+            .as_deref()
+            .and_then(|t| serde_json::from_value(serde_json::Value::from(t)).ok());
+        email.username.clone_from(&self.smtp_username);
+        email.password = self
+            .smtp_password
+            .clone()
+            .map(tocsin_core::check::Secret::new);
+        email.from.clone_from(&self.smtp_from);
+        d
+    }
 }
 
 /// Where the data lives: `--data` and `--database`, shared by `serve` and `token`.
@@ -66,6 +117,8 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.max_concurrent = args.max_concurrent;
     options.max_per_host = args.max_per_host;
     options.state_dir = Some(args.store.data.join("probes"));
+    options.delivery.channel_defaults = args.notify.defaults();
+    options.delivery.public_url = args.notify.public_url.clone();
     let engine = Engine::start(options, store.clone()).await?;
     let collector = tocsin_store::spawn_collector(
         store,

@@ -765,7 +765,7 @@ fn alerting_config(target: &HttpServer, hook: &str, smtp_port: u16) -> String {
   - id: mail
     type: email
     to: ops@example.com
-    settings: {{ host: 127.0.0.1, port: {smtp_port}, tls: none, from: tocsin@example.com }}
+    settings: {{ port: {smtp_port}, tls: none }}
 checks:
   - id: api
     every: 1s
@@ -804,7 +804,15 @@ fn alarms_notify_by_webhook_and_email_and_survive_kill_9() {
         &alerting_config(&target, &receiver.url("/hook"), smtp.port()),
     );
     let token = make_token(&data, "operator");
-    let mut server = Server::start(&config, &data);
+    // The SMTP server and sender come from the server-wide defaults.
+    let serve = || {
+        let mut cmd = tocsin();
+        cmd.env("TOCSIN_PUBLIC_URL", "https://tocsin.example/")
+            .env("TOCSIN_SMTP_HOST", "127.0.0.1")
+            .env("TOCSIN_SMTP_FROM", "Tocsin <tocsin@example.com>");
+        Server::start_with(cmd, &config, &data)
+    };
+    let mut server = serve();
     wait_for(20, "the first ok", || {
         (server.check("api")["state"]["hard_status"] == "ok").then_some(())
     });
@@ -818,6 +826,10 @@ fn alarms_notify_by_webhook_and_email_and_survive_kill_9() {
     assert_eq!(opened["alarm"]["kind"], "opened", "{opened}");
     assert_eq!(opened["status"], "critical", "{opened}");
     assert_eq!(opened["check"]["id"], "api", "{opened}");
+    assert_eq!(
+        opened["dashboard_url"], "https://tocsin.example/api/v1/alarms/1",
+        "{opened}"
+    );
     let mail = wait_for(20, "the email of the new alarm", || {
         smtp.messages().into_iter().next()
     });
@@ -826,6 +838,7 @@ fn alarms_notify_by_webhook_and_email_and_survive_kill_9() {
         "{mail}"
     );
     assert!(mail.contains("X-Envelope-To: ops@example.com"), "{mail}");
+    assert!(mail.contains("From: Tocsin <tocsin@example.com>"), "{mail}");
 
     // An operator takes it.
     let listed = ctl(&server, &token, &["alarms"]);
@@ -921,7 +934,7 @@ fn alarms_notify_by_webhook_and_email_and_survive_kill_9() {
         "main.yml",
         &alerting_config(&target, &receiver.url("/hook"), smtp.port()),
     );
-    server = Server::start(&config, &data);
+    server = serve();
     let late = wait_for(30, "the pending webhook after the restart", || {
         hooks(&receiver).into_iter().next()
     });
