@@ -22,7 +22,8 @@ use crate::check::TcpSpec;
 use crate::check::{AlertDef, CheckDef, CheckId, Defaults, HttpSpec, Origin, ProbeSpec, Spanned};
 use crate::directory::{
     Contact, ContactDef, ContactGroup, ContactGroupDef, Group, GroupDef, Maintenance,
-    MaintenanceDef, MaintenanceScope, MaintenanceWindow, RateLimit, SelfDef, WindowEnd,
+    MaintenanceDef, MaintenanceScope, MaintenanceWindow, RateLimit, RecurringDef, SelfDef,
+    WindowEnd,
 };
 use crate::schedule::{Schedule, ScheduleError};
 use crate::{CheckSpec, Dur};
@@ -1502,6 +1503,134 @@ impl<'a> FileCx<'a> {
         })
     }
 
+    /// A recurring window as a cron expression (with the field and place to blame for it) and a
+    /// duration: given as such, or made from `days`, `from` and `to`.
+    fn recurrence<'d>(
+        &mut self,
+        p: &str,
+        r: &'d RecurringDef,
+        m: &'d Spanned<MaintenanceDef>,
+    ) -> Option<(CronSource<'d>, Duration)> {
+        let weekly = !r.days.is_empty() || r.from.is_some() || r.to.is_some();
+        match (&r.cron, &r.duration, weekly) {
+            (Some(cron), Some(d), false) => {
+                if d.value.get().is_zero() {
+                    // Reported here; the expression is still checked by the caller.
+                    self.error_on(
+                        &format!("{p}.recurring.duration"),
+                        d,
+                        "must be more than 0s",
+                    );
+                }
+                Some((
+                    CronSource {
+                        value: cron.value.clone(),
+                        field: "cron",
+                        at: cron,
+                    },
+                    d.value.get(),
+                ))
+            }
+            (None, None, true) => self.weekly(p, r, m),
+            (_, _, true) => {
+                self.error_on(
+                    &format!("{p}.recurring"),
+                    m,
+                    "give cron and duration, or days, from and to: not both",
+                );
+                None
+            }
+            _ => {
+                self.error_on(
+                    &format!("{p}.recurring"),
+                    m,
+                    "give cron and duration, or days, from and to",
+                );
+                None
+            }
+        }
+    }
+
+    /// `days` + `from` + `to` as a cron expression opening at `from` on those days, and the
+    /// time to `to` (past midnight when `to` is earlier).
+    fn weekly<'d>(
+        &mut self,
+        p: &str,
+        r: &'d RecurringDef,
+        m: &'d Spanned<MaintenanceDef>,
+    ) -> Option<(CronSource<'d>, Duration)> {
+        let before = self.errors.len();
+        let mut days = Vec::new();
+        if r.days.is_empty() {
+            self.error_on(
+                &format!("{p}.recurring.days"),
+                m,
+                "missing: give weekdays, e.g. [mon, tue]",
+            );
+        }
+        for (i, d) in r.days.iter().enumerate() {
+            match weekday(&d.value) {
+                Some(w) if !days.contains(&w) => days.push(w),
+                Some(_) => {}
+                None => self.error_on(
+                    &format!("{p}.recurring.days[{i}]"),
+                    d,
+                    format!(
+                        "{:?} is not a weekday: expected mon, tue, wed, thu, fri, sat or sun",
+                        d.value
+                    ),
+                ),
+            }
+        }
+        let mut time = |field: &str, t: &Option<Spanned<String>>| match t {
+            None => {
+                self.error_on(
+                    &format!("{p}.recurring.{field}"),
+                    m,
+                    "missing: give a time, e.g. 22:00",
+                );
+                None
+            }
+            Some(t) => match time_of_day(&t.value) {
+                Some(minutes) => Some(minutes),
+                None => {
+                    self.error_on(
+                        &format!("{p}.recurring.{field}"),
+                        t,
+                        format!(
+                            "{:?} is not a time of day: expected HH:MM, e.g. 22:00",
+                            t.value
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let from = time("from", &r.from);
+        let to = time("to", &r.to);
+        let (Some(from), Some(to)) = (from, to) else {
+            return None;
+        };
+        if from == to {
+            self.error_on(&format!("{p}.recurring.to"), m, "must differ from \"from\"");
+        }
+        if self.errors.len() > before {
+            return None;
+        }
+        let minutes = (to + 24 * 60 - from) % (24 * 60);
+        let Some(at) = r.from.as_ref() else {
+            return None;
+        };
+        Some((
+            CronSource {
+                value: format!("{} {} * * {}", from % 60, from / 60, days.join(",")),
+                field: "from",
+                at,
+            },
+            Duration::from_secs(u64::from(minutes) * 60),
+        ))
+    }
+
     fn window(&mut self, p: &str, m: &Spanned<MaintenanceDef>) -> Option<MaintenanceWindow> {
         let def = &m.value;
         if let Some(r) = &def.recurring {
@@ -1524,20 +1653,18 @@ impl<'a> FileCx<'a> {
                 },
                 None => Ok(None),
             };
+            let (expr, duration) = self.recurrence(p, r, m)?;
             // With a bad zone, the expression is still checked (in UTC) to report it too.
-            let schedule = Schedule::cron(&r.cron.value, zone.unwrap_or(None))
-                .map_err(|e| self.error_on(&format!("{p}.recurring.cron"), &r.cron, e.to_string()))
+            let schedule = Schedule::cron(&expr.value, zone.unwrap_or(None))
+                .map_err(|e| {
+                    self.error_on(
+                        &format!("{p}.recurring.{}", expr.field),
+                        expr.at,
+                        e.to_string(),
+                    )
+                })
                 .ok()
-                .filter(|_| zone.is_ok());
-            let duration = r.duration.value.get();
-            if duration.is_zero() {
-                self.error_on(
-                    &format!("{p}.recurring.duration"),
-                    &r.duration,
-                    "must be more than 0s",
-                );
-                return None;
-            }
+                .filter(|_| zone.is_ok() && !duration.is_zero());
             return Some(MaintenanceWindow::Recurring {
                 schedule: schedule?,
                 duration,
@@ -1623,6 +1750,43 @@ impl<'a> FileCx<'a> {
 
 /// The prefix of the ids of Tocsin's own checks (self-alarms: `tocsin.config`, …).
 pub const SELF_PREFIX: &str = "tocsin.";
+
+/// A cron expression of a recurring maintenance, with the field and place to blame for it.
+struct CronSource<'a> {
+    value: String,
+    field: &'static str,
+    at: &'a Spanned<String>,
+}
+
+/// `mon`, `Monday`… as cron's day name.
+fn weekday(s: &str) -> Option<&'static str> {
+    let s = s.trim().to_ascii_lowercase();
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .into_iter()
+        .find(|d| {
+            s == *d
+                || matches!(
+                    (*d, s.as_str()),
+                    ("mon", "monday")
+                        | ("tue", "tuesday")
+                        | ("wed", "wednesday")
+                        | ("thu", "thursday")
+                        | ("fri", "friday")
+                        | ("sat", "saturday")
+                        | ("sun", "sunday")
+                )
+        })
+}
+
+/// `HH:MM` as minutes after midnight.
+fn time_of_day(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
 
 const PROBE_KINDS: &str =
     "http, tcp, tls, dns, icmp, command, log, process, disk, host_metrics, push";

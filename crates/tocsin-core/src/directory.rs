@@ -398,15 +398,28 @@ pub struct MaintenanceDef {
     pub scope: Spanned<ScopeDef>,
 }
 
-/// `recurring:` of a maintenance: it opens at each time of `cron` and lasts `duration`.
+/// `recurring:` of a maintenance, in one of two forms: `cron` + `duration` (it opens at each
+/// time of `cron` and lasts `duration`), or `days` + `from` + `to` (those weekdays, that time
+/// range; `to` before `from` runs past midnight). Both in `timezone` (default UTC).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecurringDef {
     /// When each window opens (same syntax as a check's `cron`).
-    pub cron: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<Spanned<String>>,
     /// How long each window lasts.
-    pub duration: Spanned<Dur>,
-    /// Time zone of `cron` (IANA name, default UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Spanned<Dur>>,
+    /// Weekdays: `mon` … `sun` (or `monday` …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<Spanned<String>>,
+    /// Start time of day, `HH:MM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Spanned<String>>,
+    /// End time of day, `HH:MM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Spanned<String>>,
+    /// Time zone (IANA name, default UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<Spanned<String>>,
 }

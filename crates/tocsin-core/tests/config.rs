@@ -1044,3 +1044,42 @@ fn rate_limits_default_by_provider_and_are_checked() {
         ]
     );
 }
+
+#[test]
+fn weekly_maintenance_windows_run_past_midnight_in_their_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "m.yml",
+        "maintenances:\n  - id: nightly\n    recurring: { days: [mon, Friday], from: \"22:00\", to: \"01:30\", timezone: Europe/Paris }\n    scope: { all: true }\n",
+    );
+    let c = validate_dir(dir.path(), &no_env).unwrap();
+    let w = &c.maintenance("nightly").unwrap().window;
+    // Paris is UTC+1 in January 2027; Friday 2027-01-08.
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+    let first = at("2027-01-01T00:00:00Z");
+    for (t, want) in [
+        ("2027-01-08T21:30:00Z", true),  // Fri 22:30 Paris
+        ("2027-01-09T00:15:00Z", true),  // Sat 01:15 Paris, Friday's window
+        ("2027-01-09T00:45:00Z", false), // Sat 01:45 Paris
+        ("2027-01-05T21:30:00Z", false), // Tue 22:30 Paris
+        ("2027-01-04T20:59:00Z", false), // Mon 21:59 Paris
+        ("2027-01-04T21:00:00Z", true),  // Mon 22:00 Paris
+    ] {
+        assert_eq!(w.is_active(at(t), first), want, "{t}");
+    }
+    assert_eq!(
+        errors_in(
+            "maintenances:\n  - id: a\n    recurring: { days: [mon, someday], from: \"25:00\", to: \"1:30\" }\n    scope: { all: true }\n  - id: b\n    recurring: { cron: \"0 3 * * *\", duration: 1h, days: [sun], from: \"01:00\", to: \"02:00\" }\n    scope: { all: true }\n  - id: c\n    recurring: { days: [sun], from: \"01:00\" }\n    scope: { all: true }\n"
+        ),
+        [
+            "t.yml:3:30: maintenances[0].recurring.days[1]: \"someday\" is not a weekday: expected \
+             mon, tue, wed, thu, fri, sat or sun",
+            "t.yml:3:46: maintenances[0].recurring.from: \"25:00\" is not a time of day: expected \
+             HH:MM, e.g. 22:00",
+            "t.yml:5:5: maintenances[1].recurring: give cron and duration, or days, from and to: \
+             not both",
+            "t.yml:8:5: maintenances[2].recurring.to: missing: give a time, e.g. 22:00",
+        ]
+    );
+}
