@@ -533,3 +533,151 @@ checks:
     .await;
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_and_scheduler_trouble_open_self_alarms() {
+    let watcher = HttpServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    write(
+        &c,
+        "a.yml",
+        &format!(
+            "contacts:\n  - {{ id: watcher, type: webhook, url: \"{}\" }}\nself:\n  notify: [watcher]\n",
+            watcher.url("/ok")
+        ),
+    );
+    let engine = engine(dir.path(), |o| {
+        o.delivery.tick = Duration::from_millis(100);
+    })
+    .await;
+    let about = |id: &str| {
+        webhooks(&watcher)
+            .into_iter()
+            .filter(|w| w["check"]["id"] == id)
+            .collect::<Vec<_>>()
+    };
+    // What the store and the scheduler count when they are in trouble.
+    engine
+        .alerting_metrics()
+        .store_errors
+        .fetch_add(1, Ordering::Relaxed);
+    engine.metrics().missed.fetch_add(5, Ordering::Relaxed);
+    wait_for(10, "both self-alarms", || {
+        !about("tocsin.store").is_empty() && !about("tocsin.scheduler").is_empty()
+    })
+    .await;
+    assert_eq!(about("tocsin.store")[0]["status"], "critical");
+    let scheduler = &about("tocsin.scheduler")[0];
+    assert_eq!(scheduler["status"], "warning", "{scheduler}");
+    assert!(
+        scheduler["message"]
+            .as_str()
+            .unwrap()
+            .contains("5 since the last look"),
+        "{scheduler}"
+    );
+    assert!(
+        about("tocsin.config").is_empty(),
+        "a good configuration opens nothing"
+    );
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_hold_deliveries_back_without_counting_attempts() {
+    let target = HttpServer::start().await.unwrap();
+    target.set_json(serde_json::json!({ "status": "down" }));
+    let hook = HttpServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    // Three checks fail at once; the contact takes one notification a minute.
+    let checks: String = ["a", "b", "c"]
+        .iter()
+        .map(|id| {
+            format!(
+                "  - id: {id}\n    every: 1s\n    timeout: 500ms\n    http: {{ url: \"{}\", expect: {{ json: [ {{ path: $.status, equals: ok }} ] }} }}\n    alert: {{ failures: 1, notify: [slow] }}\n",
+                target.url("/json")
+            )
+        })
+        .collect();
+    write(
+        &c,
+        "a.yml",
+        &format!(
+            "contacts:\n  - {{ id: slow, type: webhook, url: \"{}\", rate_limit: 1/min }}\nchecks:\n{checks}",
+            hook.url("/ok")
+        ),
+    );
+    let engine = engine(dir.path(), |o| {
+        o.delivery.poll = Duration::from_millis(50);
+    })
+    .await;
+    wait_for(10, "the first notification", || !webhooks(&hook).is_empty()).await;
+    wait_for(10, "the others held back", || {
+        engine
+            .alerting_metrics()
+            .rate_limited
+            .load(Ordering::Relaxed)
+            >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(webhooks(&hook).len(), 1, "one a minute");
+    let counts = engine.store().outbox_counts().await.unwrap();
+    assert_eq!((counts.delivered, counts.pending), (1, 2), "{counts:?}");
+    let alarms = engine
+        .store()
+        .alarms(None, tocsin_store::AlarmFilter::Open, None, 10)
+        .await
+        .unwrap();
+    for a in alarms {
+        for d in engine.store().alarm_deliveries("", a.id).await.unwrap() {
+            assert!(d.attempts <= 1, "a postponed row counts no attempt: {d:?}");
+        }
+    }
+    assert_eq!(engine.alerting_metrics().failed.load(Ordering::Relaxed), 0);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_failing_past_the_give_up_time_is_a_dead_letter() {
+    let target = HttpServer::start().await.unwrap();
+    target.set_json(serde_json::json!({ "status": "down" }));
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    let closed = tocsin_testkit::refused_addr().unwrap();
+    write(
+        &c,
+        "a.yml",
+        &alerting_config(&target, &format!("http://{closed}/hook")),
+    );
+    let engine = engine(dir.path(), |o| {
+        o.delivery.retry_base = Duration::from_millis(100);
+        o.delivery.retry_max = Duration::from_millis(200);
+        o.delivery.poll = Duration::from_millis(50);
+        o.delivery.give_up_after = Duration::from_secs(1);
+    })
+    .await;
+    wait_for(15, "the dead letter", || {
+        engine.alerting_metrics().dead.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    let dead = engine.store().dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].attempts >= 2, "retried before giving up: {dead:?}");
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains(&closed.to_string()),
+        "{dead:?}"
+    );
+    assert!(
+        engine
+            .render_metrics()
+            .contains("tocsin_notifications_dead_total 1")
+    );
+    engine.shutdown().await;
+}
