@@ -8,6 +8,8 @@
 //! - `memory`: resident memory per configured check.
 //! - `command`: Nagios plugins as command checks against a shell loop and `xargs -P` running the
 //!   same plugins.
+//! - `notify-latency`, `notify-rate`: from a failing result to its webhook's arrival, and
+//!   webhooks per second when many checks go down at once, each against a bare POST.
 //!
 //! Every server binds 127.0.0.1 and every load loop is bounded in count and in time.
 
@@ -17,6 +19,7 @@ mod configgen;
 mod http;
 mod lag;
 mod memory;
+mod notify;
 mod procfs;
 mod target;
 
@@ -47,6 +50,10 @@ enum Cmd {
     Memory(memory::MemoryArgs),
     /// Command checks (Nagios plugins) per second against a shell loop running the same plugin.
     Command(command::CommandArgs),
+    /// Latency from a failing result to its webhook's arrival, against a bare POST.
+    NotifyLatency(notify::LatencyArgs),
+    /// Webhooks per second when many checks go down at once, against bare POSTs.
+    NotifyRate(notify::RateArgs),
     /// (internal) RSS before and after loading a configuration with `ConfigSet` alone.
     #[command(hide = true)]
     SpecMemory {
@@ -82,6 +89,8 @@ fn main() -> anyhow::Result<()> {
             Cmd::Icmp(args) => http::run(args, http::BenchKind::Icmp).await,
             Cmd::Memory(args) => memory::run(args).await,
             Cmd::Command(args) => command::run(args).await,
+            Cmd::NotifyLatency(args) => notify::latency(args).await,
+            Cmd::NotifyRate(args) => notify::rate(args).await,
             Cmd::Target { .. } | Cmd::SpecMemory { .. } => Ok(()),
         }
     })

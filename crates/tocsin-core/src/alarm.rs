@@ -595,6 +595,8 @@ pub enum NotificationKind {
     MaintenanceEnded,
     /// A parent recovered and the fault is still there.
     ParentRecovered,
+    /// Someone acknowledged the alarm (PagerDuty's `acknowledge`, Opsgenie's ack).
+    Acked,
 }
 
 impl NotificationKind {
@@ -612,6 +614,7 @@ impl NotificationKind {
             Self::CutOff => "cut_off",
             Self::MaintenanceEnded => "maintenance_ended",
             Self::ParentRecovered => "parent_recovered",
+            Self::Acked => "acked",
         }
     }
 
@@ -619,7 +622,11 @@ impl NotificationKind {
     pub fn is_trouble(self) -> bool {
         !matches!(
             self,
-            Self::FaultCleared | Self::Recovered | Self::FlappingStopped | Self::CutOff
+            Self::FaultCleared
+                | Self::Recovered
+                | Self::FlappingStopped
+                | Self::CutOff
+                | Self::Acked
         )
     }
 }
@@ -1200,6 +1207,57 @@ pub fn on_action(alarm: &Alarm, action: &Action, now_ms: i64) -> Result<Step, Al
     })
 }
 
+/// [`on_action`], and for an ack of an alarm whose contacts were told of it (and that is not
+/// suppressed) one message saying who took it: paging services close the loop with it
+/// (PagerDuty's `acknowledge`), chat rooms see that someone is on it. It does not count toward
+/// the cut-off.
+pub fn on_action_notifying(
+    alarm: &Alarm,
+    action: &Action,
+    cx: &Context<'_>,
+) -> Result<Step, AlarmError> {
+    let mut step = on_action(alarm, action, cx.now_ms)?;
+    let (Action::Ack { by, comment, .. }, Some(a)) = (action, step.alarm.as_mut()) else {
+        return Ok(step);
+    };
+    if a.suppressed || a.seq == 0 || !a.is_open() {
+        return Ok(step);
+    }
+    let (check, status) = match a.worst() {
+        Some((c, f)) => (Some(c.clone()), f.status),
+        None => (None, Status::Unknown),
+    };
+    let message = match comment {
+        Some(c) => format!("acknowledged by {by}: {c}"),
+        None => format!("acknowledged by {by}"),
+    };
+    // Not a reminder of trouble: the renotify clock keeps counting from the last one.
+    a.seq += 1;
+    a.record(
+        cx.now_ms,
+        EventKind::Notified {
+            kind: NotificationKind::Acked,
+            seq: a.seq,
+            contacts: cx.policy.contacts.len(),
+        },
+    );
+    step.notifications.push(Notification {
+        alarm: a.id,
+        key: a.key.clone(),
+        seq: a.seq,
+        kind: NotificationKind::Acked,
+        at_ms: cx.now_ms,
+        check,
+        status,
+        previous: None,
+        message,
+        contacts: cx.policy.contacts.clone(),
+        open: true,
+        faults: a.faults.len(),
+    });
+    Ok(step)
+}
+
 // ---------------------------------------------------------------------------------------------
 // The book.
 // ---------------------------------------------------------------------------------------------
@@ -1392,6 +1450,27 @@ impl AlarmBook {
 
     /// An operator's action on alarm `id` (see [`on_action`]).
     pub fn act(&mut self, id: u64, action: &Action, now_ms: i64) -> Result<Step, AlarmError> {
+        self.act_with(id, action, now_ms, None)
+    }
+
+    /// [`Self::act`], telling the alarm's contacts of an ack when `cx` is given (see
+    /// [`on_action_notifying`]).
+    pub fn act_notifying(
+        &mut self,
+        id: u64,
+        action: &Action,
+        cx: &Context<'_>,
+    ) -> Result<Step, AlarmError> {
+        self.act_with(id, action, cx.now_ms, Some(cx))
+    }
+
+    fn act_with(
+        &mut self,
+        id: u64,
+        action: &Action,
+        now_ms: i64,
+        cx: Option<&Context<'_>>,
+    ) -> Result<Step, AlarmError> {
         let a = self.get(id).ok_or(AlarmError::NotFound { id })?;
         if matches!(action, Action::Reopen { .. })
             && let Some(open) = self.open.get(&a.key)
@@ -1403,7 +1482,10 @@ impl AlarmBook {
                 open: open.id,
             });
         }
-        let step = on_action(a, action, now_ms)?;
+        let step = match cx {
+            Some(cx) => on_action_notifying(a, action, cx)?,
+            None => on_action(a, action, now_ms)?,
+        };
         self.keep(&step);
         Ok(step)
     }

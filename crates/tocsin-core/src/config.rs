@@ -1618,9 +1618,7 @@ impl<'a> FileCx<'a> {
             return None;
         }
         let minutes = (to + 24 * 60 - from) % (24 * 60);
-        let Some(at) = r.from.as_ref() else {
-            return None;
-        };
+        let at = r.from.as_ref()?;
         Some((
             CronSource {
                 value: format!("{} {} * * {}", from % 60, from / 60, days.join(",")),
@@ -1661,7 +1659,7 @@ impl<'a> FileCx<'a> {
                         &format!("{p}.recurring.{}", expr.field),
                         expr.at,
                         e.to_string(),
-                    )
+                    );
                 })
                 .ok()
                 .filter(|_| zone.is_ok() && !duration.is_zero());

@@ -123,7 +123,7 @@ impl World {
                 all
             }
             Op::Maint(..) => Step::default(),
-            Op::Act(n, action) => book.act(*n, action, t * 1000)?,
+            Op::Act(n, action) => book.act_notifying(*n, action, &cx)?,
         };
         if let Op::Maint(c, on) = op {
             if *on {
@@ -330,7 +330,7 @@ fn an_ack_stops_everything_but_the_recovery() {
     };
     w.run(&[
         (0, Op::Hard("a", C), "#1 opened a critical"),
-        (MIN, Op::Act(1, ack), ""),
+        (MIN, Op::Act(1, ack), "#1 acked a critical"),
         (20 * MIN, Op::Tick, ""),
         (21 * MIN, Op::Hard("a", W), ""),
         (22 * MIN, Op::Hard("b", C), ""),
@@ -351,10 +351,10 @@ fn an_ack_that_expires_lets_renotify_resume() {
     };
     w.run(&[
         (0, Op::Hard("web", C), "#1 opened web critical"),
-        (MIN, Op::Act(1, ack.clone()), ""),
+        (MIN, Op::Act(1, ack.clone()), "#1 acked web critical"),
         (29 * MIN, Op::Tick, ""),
         (30 * MIN, Op::Tick, "#1 renotify web critical"),
-        (35 * MIN, Op::Act(1, ack), ""),
+        (35 * MIN, Op::Act(1, ack), "#1 acked web critical"),
         (36 * MIN, Op::Act(1, Action::Unack { by: by("bob") }), ""),
         (40 * MIN, Op::Tick, "#1 renotify web critical"),
     ]);
@@ -615,7 +615,7 @@ fn alarms_and_books_survive_json() {
                     expires_ms: Some(99_000),
                 },
             ),
-            "",
+            "#1 acked db critical",
         ),
         (3, Op::FlapOn("db"), ""),
     ]);
@@ -664,4 +664,21 @@ fn the_timeline_is_bounded() {
     assert!(a.events_dropped > 0);
     assert_eq!(event_kinds(a)[0], "opened");
     assert_eq!(a.last_event_ms(), 600_000, "the latest event is kept");
+}
+
+#[test]
+fn an_ack_is_told_only_to_contacts_that_heard_of_the_alarm() {
+    let ack = |who: &str| Action::Ack {
+        by: by(who),
+        comment: None,
+        expires_ms: None,
+    };
+    let mut w = World::new(policy(None, None));
+    w.run(&[
+        (0, Op::Hard("web", C), "#1 opened web critical"),
+        (1, Op::Act(1, Action::Suppress { by: by("bob") }), ""),
+        (2, Op::Act(1, ack("ann")), ""),
+        (3, Op::Act(1, Action::Unsuppress { by: by("bob") }), ""),
+        (4, Op::Act(1, ack("ann")), "#1 acked web critical"),
+    ]);
 }

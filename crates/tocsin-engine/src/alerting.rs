@@ -339,6 +339,18 @@ impl Alerting {
         out
     }
 
+    /// The policy of an alarm: its check's, or its group's with the first check's timing;
+    /// `None` when none of its checks is configured any more.
+    fn policy_of(catalog: &Catalog, table: &Table, key: &AlarmKey) -> Option<NotifyPolicy> {
+        let lead = match key {
+            AlarmKey::Check(c) => table.get(c).cloned(),
+            AlarmKey::Group(g) => catalog
+                .group(g)
+                .and_then(|g| g.checks.iter().find_map(|c| table.get(c).cloned())),
+        }?;
+        Some(Self::key_and_policy(catalog, &lead).1)
+    }
+
     /// Ticks every open alarm: renotify, ack expiry, holds released.
     pub(crate) async fn tick(&self, table: &Table) {
         let catalog = self.catalog();
@@ -346,15 +358,9 @@ impl Alerting {
         let mut book = self.book.lock().await;
         let keys: Vec<AlarmKey> = book.open_alarms().map(|a| a.key.clone()).collect();
         for key in keys {
-            // The policy of the alarm: its check's, or its group's with the first check's timing.
-            let lead = match &key {
-                AlarmKey::Check(c) => table.get(c).cloned(),
-                AlarmKey::Group(g) => catalog
-                    .group(g)
-                    .and_then(|g| g.checks.iter().find_map(|c| table.get(c).cloned())),
+            let Some(policy) = Self::policy_of(&catalog, table, &key) else {
+                continue;
             };
-            let Some(lead) = lead else { continue };
-            let (_, policy) = Self::key_and_policy(&catalog, &lead);
             let before = book.open_alarm(&key).cloned();
             let step = {
                 let facts = |id: &CheckId| self.facts(table, &catalog, now, id);
@@ -486,7 +492,29 @@ impl Alerting {
             }
         }
         let before = book.get(id).cloned();
-        let step = book.act(id, action, now_ms())?;
+        let now = now_ms();
+        // An ack is told to the alarm's contacts (self-alarms: to `self.notify`).
+        let policy = before
+            .as_ref()
+            .and_then(|a| match &a.key {
+                AlarmKey::Check(c) if c.as_str().starts_with(tocsin_core::config::SELF_PREFIX) => {
+                    Some(NotifyPolicy {
+                        contacts: self.self_contacts(),
+                        ..NotifyPolicy::default()
+                    })
+                }
+                key => Self::policy_of(&catalog, table, key),
+            })
+            .unwrap_or_default();
+        let step = {
+            let facts = |c: &CheckId| self.facts(table, &catalog, now, c);
+            let cx = Context {
+                now_ms: now,
+                policy: &policy,
+                facts: &facts,
+            };
+            book.act_notifying(id, action, &cx)?
+        };
         let after = step.alarm.clone();
         self.record(&catalog, table, before.as_ref(), step, None)
             .await?;
@@ -858,6 +886,7 @@ fn message(p: &Payload, d: &Delivery, public_url: Option<&str>) -> Message {
         NotificationKind::CutOff => MessageKind::Suppressed,
         NotificationKind::MaintenanceEnded => MessageKind::MaintenanceEndedWithFaults,
         NotificationKind::ParentRecovered => MessageKind::ParentRecoveredWithFaults,
+        NotificationKind::Acked => MessageKind::Acknowledged,
     };
     let key = match &p.key {
         AlarmKey::Check(c) => tocsin_notify::AlarmKey::Check(c.to_string()),

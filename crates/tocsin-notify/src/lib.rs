@@ -112,6 +112,9 @@ pub enum MessageKind {
     MaintenanceEndedWithFaults,
     /// A parent dependency recovered and this alarm's faults are still present.
     ParentRecoveredWithFaults,
+    /// Someone took the alarm (the message says who): PagerDuty acknowledges the incident,
+    /// Opsgenie the alert; other channels show the message.
+    Acknowledged,
 }
 
 impl MessageKind {
@@ -128,6 +131,7 @@ impl MessageKind {
             Self::Suppressed => "suppressed",
             Self::MaintenanceEndedWithFaults => "maintenance_ended_with_faults",
             Self::ParentRecoveredWithFaults => "parent_recovered_with_faults",
+            Self::Acknowledged => "acknowledged",
         }
     }
 

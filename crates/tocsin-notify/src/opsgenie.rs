@@ -12,7 +12,8 @@
 //!   "dashboard_url"?} (strings), "entity": check id}`. Opsgenie deduplicates on the alias: a
 //!   second create for an open alert adds to it.
 //! - The message that closes it: `POST {base}/v2/alerts/{alias, URL-encoded}/close?identifierType=alias`
-//!   with `{"source": "Tocsin", "note": text}`.
+//!   with `{"source": "Tocsin", "note": text}`; an ack made in Tocsin: the same to
+//!   `…/acknowledge?identifierType=alias`.
 //!
 //! The priority is `settings.priority`, or by status ([`priority`]): critical P1, unknown P2,
 //! warning P3, ok P5.
@@ -34,7 +35,9 @@ use crate::http_channel::{
 };
 use crate::http_client::Target;
 use crate::template::{self, Templates};
-use crate::{BuildError, Defaults, Delivered, DeliveryError, Message, Notifier, SendFuture};
+use crate::{
+    BuildError, Defaults, Delivered, DeliveryError, Message, MessageKind, Notifier, SendFuture,
+};
 
 /// The API base of Opsgenie's US region (the default).
 pub const US_API: &str = "https://api.opsgenie.com";
@@ -177,10 +180,17 @@ impl Opsgenie {
     fn request(&self, m: &Message) -> Result<(Request, Option<String>), DeliveryError> {
         let t = texts(&self.templates, m);
         let alias = truncate_chars(&alarm_ref(m), MAX_ALIAS);
-        let mut req = if m.kind.closes() {
+        let verb = match m.kind {
+            MessageKind::Closed => Some("close"),
+            MessageKind::Acknowledged => Some("acknowledge"),
+            _ => None,
+        };
+        let mut req = if let Some(verb) = verb {
             let mut path = String::from("/v2/alerts/");
             encode_component(&mut path, &alias);
-            path.push_str("/close?identifierType=alias");
+            path.push('/');
+            path.push_str(verb);
+            path.push_str("?identifierType=alias");
             let body = serde_json::json!({
                 "source": "Tocsin",
                 "note": truncate_chars(&t.text, MAX_NOTE),

@@ -12,10 +12,9 @@
 //!  "client": "Tocsin", "client_url": "https://tocsin.example/alarms/acme/42"}
 //! ```
 //!
-//! - `event_action` ([`event_action`]): `resolve` for the message that closes the alarm, `trigger`
-//!   for every other one (a trigger with the same `dedup_key` adds to the open incident).
-//!   PagerDuty also has `acknowledge`: acks made in Tocsin will map to it once they are notified
-//!   (there is no such message yet).
+//! - `event_action` ([`event_action`]): `resolve` for the message that closes the alarm,
+//!   `acknowledge` for an ack made in Tocsin, `trigger` for every other one (a trigger with the
+//!   same `dedup_key` adds to the open incident).
 //! - `dedup_key` is `<tenant>/<alarm id>`, the same for every message of an alarm, so the resolve
 //!   matches the trigger.
 //! - `summary` is the title template (at most 1024 characters); `severity` follows the status
@@ -26,10 +25,6 @@
 //! PagerDuty answers `202 {"status": "success", "message": "Event processed", "dedup_key": …}`.
 //! A 400 (invalid event, e.g. a wrong routing key) is permanent and quotes PagerDuty's `message`
 //! and `errors`; 429 and 5xx are retryable (with `Retry-After` when given).
-//!
-//! This module also holds the helpers the other API channels (opsgenie, twilio, datadog,
-//! pushover) share: [`truncate_chars`], [`alarm_ref`], [`required_secret`], [`endpoint`],
-//! [`base_url`], [`join`], [`send_explained`]. They belong in `http_channel.rs` eventually.
 
 use std::fmt;
 
@@ -117,10 +112,14 @@ impl fmt::Debug for Pagerduty {
     }
 }
 
-/// PagerDuty's `event_action` for a message: `resolve` when it closes the alarm, `trigger`
-/// otherwise. (`acknowledge` is for acks, which are not notified yet.)
+/// PagerDuty's `event_action` for a message: `resolve` when it closes the alarm,
+/// `acknowledge` when someone took it in Tocsin, `trigger` otherwise.
 pub fn event_action(kind: MessageKind) -> &'static str {
-    if kind.closes() { "resolve" } else { "trigger" }
+    match kind {
+        MessageKind::Closed => "resolve",
+        MessageKind::Acknowledged => "acknowledge",
+        _ => "trigger",
+    }
 }
 
 /// PagerDuty's `severity` for a status: critical → `critical`, unknown → `error`, warning →
@@ -259,6 +258,7 @@ mod tests {
             "trigger"
         );
         assert_eq!(event_action(MessageKind::Closed), "resolve");
+        assert_eq!(event_action(MessageKind::Acknowledged), "acknowledge");
         assert_eq!(severity(Status::Critical), "critical");
         assert_eq!(severity(Status::Unknown), "error");
         assert_eq!(severity(Status::Warning), "warning");

@@ -238,6 +238,13 @@ impl Twilio {
     }
 
     async fn deliver(&self, m: &Message) -> Result<Delivered, DeliveryError> {
+        // Nobody is texted or called to hear that a colleague took the alarm.
+        if m.kind == crate::MessageKind::Acknowledged {
+            return Ok(Delivered {
+                detail: "not sent: acknowledgements are not texted or called".into(),
+                template_fallback: None,
+            });
+        }
         let (field, content, fallback) = self.content(m);
         let credentials = self.authorization.expose();
         let secrets = [

@@ -107,6 +107,18 @@ async fn closing_message_closes_the_alert_by_alias() {
         serde_json::json!({"source": "Tocsin", "note": "closed: status 200"})
     );
 
+    // An ack made in Tocsin acknowledges the alert.
+    server.respond_json("/v2/alerts/acme%2F42/acknowledge", 202, &accepted());
+    m.kind = MessageKind::Acknowledged;
+    m.status = Status::Critical;
+    m.message = "acknowledged by ann".into();
+    n.send(&m).await.unwrap();
+    let req = server.last_request().unwrap();
+    assert_eq!(
+        (req.path.as_str(), req.query.as_str()),
+        ("/v2/alerts/acme%2F42/acknowledge", "identifierType=alias")
+    );
+
     // Every other kind creates (Opsgenie deduplicates on the alias), with the status's priority.
     for (kind, status, priority) in [
         (MessageKind::NewFault, Status::Unknown, "P2"),

@@ -108,6 +108,14 @@ async fn closing_resolves_the_same_dedup_key_and_other_kinds_trigger() {
     assert!(body.get("links").is_none() && body.get("client_url").is_none());
     assert!(body["payload"].get("component").is_none());
 
+    n.send(&sent(MessageKind::Acknowledged, Status::Critical))
+        .await
+        .unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(&server.last_request().unwrap().body).unwrap();
+    assert_eq!(body["event_action"], "acknowledge");
+    assert_eq!(body["dedup_key"], "acme/42");
+
     for (kind, status, severity) in [
         (MessageKind::NewFault, Status::Unknown, "error"),
         (MessageKind::Renotify, Status::Warning, "warning"),
