@@ -29,7 +29,9 @@ use tocsin_core::directory::Contact;
 use tocsin_core::{Dur, Status};
 
 use crate::http_channel::{HttpTransport, Request, texts};
-use crate::http_channel::{alarm_ref, endpoint, required_secret, send_explained, truncate_chars};
+use crate::http_channel::{
+    alarm_ref, delivered, endpoint, required_secret, send_explained, truncate_chars,
+};
 use crate::http_client::Target;
 use crate::template::{self, Templates};
 use crate::{BuildError, Defaults, Delivered, DeliveryError, Message, Notifier, SendFuture};
@@ -169,21 +171,12 @@ impl Datadog {
         req.secret_header("dd-api-key", self.api_key.expose());
         let reply =
             send_explained(&self.transport, req, "Datadog", &[self.api_key.expose()]).await?;
-        let mut detail = format!("HTTP {}", reply.status.as_u16());
-        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&reply.body)
-            && let Some(status) = doc["status"].as_str()
-        {
-            detail.push_str(": ");
-            detail.push_str(status);
-            let id = &doc["event"]["id"];
-            if !id.is_null() {
-                detail.push_str(&format!(" (event {id})"));
-            }
-        }
-        Ok(Delivered {
-            detail: crate::one_line(&detail),
-            template_fallback: fallback,
-        })
+        Ok(delivered(
+            &reply,
+            "/status",
+            ("event", "/event/id"),
+            fallback,
+        ))
     }
 }
 

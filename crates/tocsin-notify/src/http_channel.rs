@@ -463,6 +463,33 @@ pub(crate) async fn send_explained(
     }
 }
 
+/// The delivered detail of a provider's JSON answer: `HTTP 202: <said> (<label> <id>)`, where
+/// `said` and `id` are JSON pointers (`/result`, `/event/id`); parts the answer lacks are left
+/// out.
+pub(crate) fn delivered(
+    reply: &Reply,
+    said: &str,
+    (label, id): (&str, &str),
+    template_fallback: Option<String>,
+) -> crate::Delivered {
+    let mut detail = format!("HTTP {}", reply.status.as_u16());
+    if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&reply.body)
+        && let Some(said) = doc.pointer(said).and_then(serde_json::Value::as_str)
+    {
+        detail.push_str(": ");
+        detail.push_str(said);
+        match doc.pointer(id) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(v)) => detail.push_str(&format!(" ({label} {v})")),
+            Some(v) => detail.push_str(&format!(" ({label} {v})")),
+        }
+    }
+    crate::Delivered {
+        detail: crate::one_line(&detail),
+        template_fallback,
+    }
+}
+
 /// `s` with every occurrence of a (non-empty) secret replaced by `********`.
 pub(crate) fn redact(s: &str, secrets: &[&str]) -> String {
     let mut out = s.to_owned();

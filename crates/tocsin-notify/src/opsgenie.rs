@@ -31,7 +31,7 @@ use tocsin_core::{Dur, Status};
 
 use crate::http_channel::{HttpTransport, Request, encode_component, texts};
 use crate::http_channel::{
-    alarm_ref, base_url, join, required_secret, send_explained, truncate_chars,
+    alarm_ref, base_url, delivered, join, required_secret, send_explained, truncate_chars,
 };
 use crate::http_client::Target;
 use crate::template::{self, Templates};
@@ -235,20 +235,12 @@ impl Opsgenie {
         let (req, fallback) = self.request(m)?;
         let reply =
             send_explained(&self.transport, req, "Opsgenie", &[self.api_key.expose()]).await?;
-        let mut detail = format!("HTTP {}", reply.status.as_u16());
-        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&reply.body)
-            && let Some(result) = doc["result"].as_str()
-        {
-            detail.push_str(": ");
-            detail.push_str(result);
-            if let Some(id) = doc["requestId"].as_str() {
-                detail.push_str(&format!(" (requestId {id})"));
-            }
-        }
-        Ok(Delivered {
-            detail: crate::one_line(&detail),
-            template_fallback: fallback,
-        })
+        Ok(delivered(
+            &reply,
+            "/result",
+            ("requestId", "/requestId"),
+            fallback,
+        ))
     }
 }
 

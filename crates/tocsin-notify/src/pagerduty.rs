@@ -34,7 +34,7 @@ use tocsin_core::directory::Contact;
 use tocsin_core::{Dur, Status};
 
 use crate::http_channel::{
-    HttpTransport, Request, alarm_ref, endpoint, required_secret, send_explained, texts,
+    HttpTransport, Request, alarm_ref, delivered, endpoint, required_secret, send_explained, texts,
     truncate_chars,
 };
 use crate::http_client::Target;
@@ -219,20 +219,12 @@ impl Pagerduty {
             &[self.routing_key.expose()],
         )
         .await?;
-        let mut detail = format!("HTTP {}", reply.status.as_u16());
-        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&reply.body)
-            && let Some(said) = doc["message"].as_str()
-        {
-            detail.push_str(": ");
-            detail.push_str(said);
-            if let Some(key) = doc["dedup_key"].as_str() {
-                detail.push_str(&format!(" (dedup_key {key})"));
-            }
-        }
-        Ok(Delivered {
-            detail: crate::one_line(&detail),
-            template_fallback: fallback,
-        })
+        Ok(delivered(
+            &reply,
+            "/message",
+            ("dedup_key", "/dedup_key"),
+            fallback,
+        ))
     }
 }
 
