@@ -85,7 +85,16 @@ pub(crate) async fn list(
         .last()
         .filter(|_| rows.len() == limit as usize)
         .map(|r| cursor_text(&r.cursor()));
-    let alarms: Vec<serde_json::Value> = rows.into_iter().map(|r| r.body).collect();
+    // The timeline can hold a thousand events: lists leave it out (GET /alarms/{id} has it).
+    let alarms: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|mut r| {
+            if let Some(o) = r.body.as_object_mut() {
+                o.remove("events");
+            }
+            r.body
+        })
+        .collect();
     Ok(Json(
         serde_json::json!({ "alarms": alarms, "next_before": next }),
     ))

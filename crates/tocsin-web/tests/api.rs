@@ -561,6 +561,10 @@ async fn alarms_are_listed_and_shown() {
     let listed = api.get_ok("/api/v1/alarms").await;
     assert_eq!(listed["alarms"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed["alarms"][0]["id"], 1, "{listed}");
+    assert!(
+        listed["alarms"][0].get("events").is_none(),
+        "lists leave the timeline out: {listed}"
+    );
     assert!(listed["next_before"].is_null(), "{listed}");
     assert_eq!(api.alarms("/api/v1/alarms?state=open").await.len(), 1);
     assert!(api.alarms("/api/v1/alarms?state=closed").await.is_empty());
