@@ -321,10 +321,9 @@ impl Alerting {
             .await;
     }
 
-    /// The contacts of `self.notify`, contact groups expanded.
-    pub(crate) fn self_contacts(&self) -> Vec<String> {
-        let catalog = self.catalog();
-        catalog.expand_contacts(&catalog.self_notify)
+    /// The policy of the self-alarms (see [`self_policy`]).
+    pub(crate) fn self_policy(&self) -> NotifyPolicy {
+        self_policy(&self.catalog())
     }
 
     /// Contacts whose last `threshold` or more deliveries all failed: (contact, failures in a
@@ -339,10 +338,13 @@ impl Alerting {
         out
     }
 
-    /// The policy of an alarm: its check's, or its group's with the first check's timing;
-    /// `None` when none of its checks is configured any more.
+    /// The policy of an alarm: a self-alarm's (`self.notify`), its check's, or its group's with
+    /// the first check's timing; `None` when none of its checks is configured any more.
     fn policy_of(catalog: &Catalog, table: &Table, key: &AlarmKey) -> Option<NotifyPolicy> {
         let lead = match key {
+            AlarmKey::Check(c) if c.as_str().starts_with(tocsin_core::config::SELF_PREFIX) => {
+                return Some(self_policy(catalog));
+            }
             AlarmKey::Check(c) => table.get(c).cloned(),
             AlarmKey::Group(g) => catalog
                 .group(g)
@@ -493,18 +495,10 @@ impl Alerting {
         }
         let before = book.get(id).cloned();
         let now = now_ms();
-        // An ack is told to the alarm's contacts (self-alarms: to `self.notify`).
+        // An ack is told to the alarm's contacts.
         let policy = before
             .as_ref()
-            .and_then(|a| match &a.key {
-                AlarmKey::Check(c) if c.as_str().starts_with(tocsin_core::config::SELF_PREFIX) => {
-                    Some(NotifyPolicy {
-                        contacts: self.self_contacts(),
-                        ..NotifyPolicy::default()
-                    })
-                }
-                key => Self::policy_of(&catalog, table, key),
-            })
+            .and_then(|a| Self::policy_of(&catalog, table, &a.key))
             .unwrap_or_default();
         let step = {
             let facts = |c: &CheckId| self.facts(table, &catalog, now, c);
@@ -804,6 +798,15 @@ impl Bucket {
         }
         self.tat_ms = tat + interval;
         Ok(())
+    }
+}
+
+/// The policy of the self-alarms: the contacts of `self.notify` (contact groups expanded), no
+/// reminders.
+fn self_policy(catalog: &Catalog) -> NotifyPolicy {
+    NotifyPolicy {
+        contacts: catalog.expand_contacts(&catalog.self_notify),
+        ..NotifyPolicy::default()
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tocsin_core::alarm::{AlarmKey, NotifyPolicy};
+use tocsin_core::alarm::AlarmKey;
 use tocsin_core::state::step;
 use tocsin_core::{AlertPolicy, CheckId, CheckResult, CheckState, Status};
 
@@ -144,10 +144,7 @@ impl SelfWatch {
             recoveries: 1,
             ..AlertPolicy::default()
         };
-        let policy = NotifyPolicy {
-            contacts: shared.alerting.self_contacts(),
-            ..NotifyPolicy::default()
-        };
+        let policy = shared.alerting.self_policy();
         for (id, status, message) in checks {
             let transitions = {
                 let mut states = lock(&self.states);

@@ -343,6 +343,20 @@ fn alerting_config(target: &HttpServer, hook_url: &str) -> String {
     )
 }
 
+/// A failing check (its target answers `down`) notifying a webhook nobody answers, written to
+/// `conf/a.yml`; the target (keep it alive) and the dead receiver's address.
+async fn failing_check_and_dead_receiver(conf: &Path) -> (HttpServer, std::net::SocketAddr) {
+    let target = HttpServer::start().await.unwrap();
+    target.set_json(serde_json::json!({ "status": "down" }));
+    let closed = tocsin_testkit::refused_addr().unwrap();
+    write(
+        conf,
+        "a.yml",
+        &alerting_config(&target, &format!("http://{closed}/hook")),
+    );
+    (target, closed)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_check_opens_an_alarm_and_its_webhooks_arrive() {
     let target = HttpServer::start().await.unwrap();
@@ -402,17 +416,10 @@ async fn a_failing_check_opens_an_alarm_and_its_webhooks_arrive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_notifications_survive_a_restart_and_are_delivered() {
-    let target = HttpServer::start().await.unwrap();
-    target.set_json(serde_json::json!({ "status": "down" }));
     let dir = tempfile::tempdir().unwrap();
     let c = conf(dir.path());
     // The webhook's receiver is down: the notification stays in the outbox.
-    let closed = tocsin_testkit::refused_addr().unwrap();
-    write(
-        &c,
-        "a.yml",
-        &alerting_config(&target, &format!("http://{closed}/hook")),
-    );
+    let (target, _closed) = failing_check_and_dead_receiver(&c).await;
     let first = engine(dir.path(), |_| {}).await;
     wait_for(10, "a failed delivery attempt", || {
         first.alerting_metrics().failed.load(Ordering::Relaxed) >= 1
@@ -502,6 +509,25 @@ checks:
             .contains("contact \"broken\": settings.method"),
         "{config}"
     );
+    // An ack of a self-alarm is told to `self.notify` too.
+    let id = config["alarm"]["id"].as_u64().unwrap();
+    engine
+        .alarm_action(
+            id,
+            &tocsin_core::alarm::Action::Ack {
+                by: "ann".into(),
+                comment: None,
+                expires_ms: None,
+            },
+        )
+        .await
+        .unwrap();
+    wait_for(10, "the ack of the self-alarm", || {
+        about("tocsin.config")
+            .iter()
+            .any(|w| w["alarm"]["kind"] == "acknowledged")
+    })
+    .await;
     wait_for(15, "the notifications self-alarm", || {
         !about("tocsin.notifications").is_empty()
     })
@@ -642,16 +668,9 @@ async fn rate_limits_hold_deliveries_back_without_counting_attempts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_failing_past_the_give_up_time_is_a_dead_letter() {
-    let target = HttpServer::start().await.unwrap();
-    target.set_json(serde_json::json!({ "status": "down" }));
     let dir = tempfile::tempdir().unwrap();
     let c = conf(dir.path());
-    let closed = tocsin_testkit::refused_addr().unwrap();
-    write(
-        &c,
-        "a.yml",
-        &alerting_config(&target, &format!("http://{closed}/hook")),
-    );
+    let (_target, closed) = failing_check_and_dead_receiver(&c).await;
     let engine = engine(dir.path(), |o| {
         o.delivery.retry_base = Duration::from_millis(100);
         o.delivery.retry_max = Duration::from_millis(200);

@@ -26,25 +26,24 @@ pub const ROLES: [&str; 3] = ["operator", "admin", "read"];
 
 /// Hex SHA-256 of a token.
 pub fn hash_token(token: &str) -> String {
-    use std::fmt::Write as _;
-    let digest = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// `n` random bytes as lower-case hex, from the kernel.
 fn random_hex(n: usize) -> std::io::Result<String> {
-    use std::fmt::Write as _;
     let mut buf = vec![0u8; n];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
-    let mut out = String::with_capacity(n * 2);
-    for b in buf {
+    Ok(hex(&buf))
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         let _ = write!(out, "{b:02x}");
     }
-    Ok(out)
+    out
 }
 
 /// Why a token could not be made.

@@ -35,6 +35,22 @@ struct Api {
 }
 
 impl Api {
+    /// Starts an engine with an idle check and a failing one (`down`), once the failing one's
+    /// alarm (#1) is open.
+    async fn with_one_alarm(target: &HttpServer) -> Self {
+        let api = Self::start(&[(
+            "a.yml",
+            format!(
+                "checks:\n{}{}",
+                idle_check("idle", target),
+                failing_check("down", target)
+            ),
+        )])
+        .await;
+        api.wait_for_alarms(1).await;
+        api
+    }
+
     /// Starts an engine on a config directory holding `files` (name, YAML).
     async fn start(files: &[(&str, String)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -448,16 +464,7 @@ async fn a_revoked_token_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_token_reads_but_cannot_change_anything() {
     let target = HttpServer::start().await.unwrap();
-    let api = Api::start(&[(
-        "a.yml",
-        format!(
-            "checks:\n{}{}",
-            idle_check("idle", &target),
-            failing_check("down", &target)
-        ),
-    )])
-    .await;
-    api.wait_for_alarms(1).await;
+    let api = Api::with_one_alarm(&target).await;
     let (reads, writes) = routes("w");
     for path in reads {
         let (status, v) = api.request("GET", &path, Some(&api.read), None).await;
@@ -493,16 +500,7 @@ async fn a_read_token_reads_but_cannot_change_anything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_and_admin_tokens_may_change_things() {
     let target = HttpServer::start().await.unwrap();
-    let api = Api::start(&[(
-        "a.yml",
-        format!(
-            "checks:\n{}{}",
-            idle_check("idle", &target),
-            failing_check("down", &target)
-        ),
-    )])
-    .await;
-    api.wait_for_alarms(1).await;
+    let api = Api::with_one_alarm(&target).await;
     let admin = token(&api.engine, "boss", "admin").await;
     // In order (ack, unack, close, reopen, suppress, unsuppress), each action is valid and the
     // alarm is open again for the next token.

@@ -7,10 +7,10 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use tocsin_core::directory::ContactKind;
-use tocsin_notify::{BuildError, Defaults, MessageKind, build};
+use tocsin_notify::{Defaults, MessageKind, build};
 use tocsin_testkit::{HttpServer, RecordedRequest};
 
-use crate::common::{contact, message};
+use crate::common::{contact, message, setting_field};
 
 /// AWS's documentation example key pair.
 pub(crate) const AKID: &str = "AKIDEXAMPLE";
@@ -419,13 +419,6 @@ async fn cloudwatch_errors_are_judged_by_code() {
         "{}",
         e.reason
     );
-}
-
-fn setting_field(e: BuildError) -> String {
-    match e {
-        BuildError::Setting { field, .. } => field,
-        other => panic!("{other}"),
-    }
 }
 
 #[test]

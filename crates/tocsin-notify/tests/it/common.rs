@@ -31,3 +31,11 @@ pub(crate) fn contact(
 pub(crate) fn message() -> Message {
     Message::sample()
 }
+
+/// The field a build error names; panics on any other error.
+pub(crate) fn setting_field(e: tocsin_notify::BuildError) -> String {
+    match e {
+        tocsin_notify::BuildError::Setting { field, .. } => field,
+        other => panic!("{other}"),
+    }
+}

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use tocsin_core::directory::ContactKind;
-use tocsin_notify::{BuildError, Defaults, build};
+use tocsin_notify::{Defaults, build};
 use tocsin_testkit::HttpServer;
 
 use crate::cloudwatch::{AKID, SECRET, TOKEN, authorization, check_signed};
-use crate::common::{contact, message};
+use crate::common::{contact, message, setting_field};
 
 fn settings() -> serde_json::Value {
     serde_json::json!({
@@ -221,13 +221,6 @@ async fn failed_entries_and_errors_are_judged_by_code() {
         "{}",
         e.reason
     );
-}
-
-fn setting_field(e: BuildError) -> String {
-    match e {
-        BuildError::Setting { field, .. } => field,
-        other => panic!("{other}"),
-    }
 }
 
 #[test]

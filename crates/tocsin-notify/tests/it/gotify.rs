@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use tocsin_core::Status;
 use tocsin_core::directory::ContactKind;
-use tocsin_notify::{BuildError, Defaults, MessageKind, build};
+use tocsin_notify::{Defaults, MessageKind, build};
 use tocsin_testkit::HttpServer;
 
-use crate::common::{contact, message};
+use crate::common::{contact, message, setting_field};
 
 const TOKEN: &str = "AAVnz0Pb8wqCyl.";
 
@@ -174,13 +174,6 @@ async fn gotify_errors_are_quoted_and_judged() {
         "{}",
         e.reason
     );
-}
-
-fn setting_field(e: BuildError) -> String {
-    match e {
-        BuildError::Setting { field, .. } => field,
-        other => panic!("{other}"),
-    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use tocsin_core::directory::ContactKind;
 use tocsin_notify::{BuildError, Defaults, MessageKind, build};
 use tocsin_testkit::HttpServer;
 
-use crate::common::{contact, message};
+use crate::common::{contact, message, setting_field};
 
 fn published() -> serde_json::Value {
     serde_json::json!({
@@ -215,13 +215,6 @@ async fn ntfy_errors_are_quoted_and_judged() {
     let e = n.send(&message()).await.unwrap_err();
     assert!(e.retryable);
     assert!(e.reason.starts_with("HTTP 502 from "), "{}", e.reason);
-}
-
-fn setting_field(e: BuildError) -> String {
-    match e {
-        BuildError::Setting { field, .. } => field,
-        other => panic!("{other}"),
-    }
 }
 
 #[test]
