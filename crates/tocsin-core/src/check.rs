@@ -158,6 +158,29 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Checks a tenant name: `[a-z0-9][a-z0-9-]*`, at most 63 bytes (it appears in URLs such as
+/// `/status/{tenant}` and prefixes the ids of the checks the tenant creates over the API).
+pub fn validate_tenant(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if name.len() > 63 {
+        return Err(format!("{name:?} is longer than 63 bytes"));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+        return Err(format!("{name:?} must start with a-z or 0-9"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "{name:?} contains {c:?}; tenant names use only a-z, 0-9 and '-'"
+        ));
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // What a file says.
 // ---------------------------------------------------------------------------------------------
@@ -177,6 +200,14 @@ pub struct CheckDef {
     /// Host label used for scoping and per-host concurrency (default: the target's host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The tenant that owns the check (default: none, the operator's own). A tenant's tokens
+    /// see only its checks; its status page and feeds show its public ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<Spanned<String>>,
+    /// Shown on the owner's public status page, feeds, badges and SlapOS documents
+    /// (default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
     /// Run every this long (default from `defaults.every`, else 60s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every: Option<Spanned<Dur>>,
@@ -883,6 +914,11 @@ pub struct CheckSpec {
     pub tags: Vec<String>,
     /// Host label (explicit, or the target's host).
     pub host: Option<String>,
+    /// The owning tenant (`""`: the operator).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub tenant: String,
+    /// Shown on public pages, feeds and badges.
+    pub public: bool,
     /// When it runs.
     pub schedule: Schedule,
     /// Hard timeout of one run.

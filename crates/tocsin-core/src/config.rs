@@ -1073,6 +1073,12 @@ impl<'a> FileCx<'a> {
             );
         }
 
+        if let Some(t) = &def.tenant
+            && let Err(m) = crate::check::validate_tenant(&t.value)
+        {
+            self.error_on(&format!("{p}.tenant"), t, m);
+        }
+
         if self.errors.len() > before {
             return None;
         }
@@ -1086,6 +1092,12 @@ impl<'a> FileCx<'a> {
         Some(CheckSpec {
             name: def.name.clone().unwrap_or_else(|| id.to_string()),
             host: def.host.clone().or_else(|| probe.target_host()),
+            tenant: def
+                .tenant
+                .as_ref()
+                .map(|t| t.value.clone())
+                .unwrap_or_default(),
+            public: def.public,
             origin: self.spanned_origin(&def.id, &format!("{p}.id")),
             id,
             tags,

@@ -569,3 +569,59 @@ pub struct Maintenance {
     /// Where its id was written.
     pub origin: Origin,
 }
+
+/// A token bucket for one rate limit (a contact's, an API token's), in GCRA form: the theoretical time the next
+/// send is due; a burst of up to `count` sends is allowed.
+#[derive(Debug, Default)]
+pub struct Bucket {
+    tat_ms: i64,
+}
+
+impl Bucket {
+    /// Takes a token at `now_ms`, or tells when one will be available.
+    pub fn take(&mut self, limit: RateLimit, now_ms: i64) -> Result<(), i64> {
+        let per = i64::try_from(limit.per.as_millis()).unwrap_or(i64::MAX);
+        let interval = (per / i64::from(limit.count.max(1))).max(1);
+        let burst = per - interval;
+        let tat = self.tat_ms.max(now_ms);
+        if tat - now_ms > burst {
+            return Err(tat - burst);
+        }
+        self.tat_ms = tat + interval;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_allow_a_burst_then_the_rate() {
+        let limit = RateLimit::parse("3/s").unwrap();
+        let mut b = Bucket::default();
+        // A burst of 3 at t=0, then one every 333 ms (the remainder rounds down).
+        assert!(b.take(limit, 0).is_ok());
+        assert!(b.take(limit, 0).is_ok());
+        assert!(b.take(limit, 0).is_ok());
+        assert_eq!(b.take(limit, 0), Err(332));
+        assert_eq!(b.take(limit, 300), Err(332));
+        assert!(b.take(limit, 332).is_ok());
+        assert_eq!(b.take(limit, 332), Err(665));
+        // Idle time refills the bucket, up to the burst.
+        for _ in 0..3 {
+            assert!(b.take(limit, 10_000).is_ok());
+        }
+        assert!(b.take(limit, 10_000).is_err());
+    }
+
+    #[test]
+    fn rate_limits_parse() {
+        assert_eq!(RateLimit::parse("30/min").unwrap().to_string(), "30/min");
+        assert_eq!(RateLimit::parse(" 1 / s ").unwrap().to_string(), "1/s");
+        assert_eq!(RateLimit::parse("100/hour").unwrap().to_string(), "100/h");
+        for bad in ["0/s", "30", "x/min", "3/day", ""] {
+            assert!(RateLimit::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -25,9 +25,7 @@ use tocsin_core::alarm::{
     NotificationKind, NotifyPolicy, Step,
 };
 use tocsin_core::config::Catalog;
-use tocsin_core::directory::{
-    Maintenance, MaintenanceScope, MaintenanceWindow, RateLimit, WindowEnd,
-};
+use tocsin_core::directory::{Maintenance, MaintenanceScope, MaintenanceWindow, WindowEnd};
 use tocsin_core::{CheckId, CheckResult, Metric, Status, Timings, Transition};
 use tocsin_notify::{Defaults, DeliveryError, Message, MessageKind, Notifier};
 use tocsin_store::{
@@ -137,11 +135,13 @@ pub(crate) struct Alerting {
     /// Failed deliveries in a row per contact, with the last error (a success clears it).
     failures: Mutex<HashMap<String, (u32, String)>>,
     /// Per-contact rate limits: when each contact's next send is allowed.
-    limiter: Mutex<HashMap<String, Bucket>>,
+    limiter: Mutex<HashMap<String, tocsin_core::directory::Bucket>>,
     defaults: Defaults,
     wake: Notify,
     pub(crate) metrics: AlertingMetrics,
     options: DeliveryOptions,
+    /// State and alarm changes, for live subscribers.
+    pub(crate) events: crate::events::Events,
 }
 
 impl std::fmt::Debug for Alerting {
@@ -190,6 +190,7 @@ impl Alerting {
             wake: Notify::new(),
             metrics: AlertingMetrics::default(),
             options,
+            events: crate::events::Events::default(),
         })
     }
 
@@ -220,7 +221,7 @@ impl Alerting {
         errors
     }
 
-    fn catalog(&self) -> Arc<Catalog> {
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
         self.catalog
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -459,6 +460,18 @@ impl Alerting {
         };
         match self.store.save_alarm_change(&change).await {
             Ok(_) => {
+                self.events.send(crate::events::Event::Alarm {
+                    tenant: alarm_tenant(table, &alarm.key),
+                    id: alarm.id,
+                    key: change.alarm.key.clone(),
+                    open: alarm.closed_ms.is_none(),
+                    acked: alarm.ack.is_some(),
+                    event: change
+                        .events
+                        .last()
+                        .map_or_else(|| "changed".to_owned(), |e| e.kind.clone()),
+                    at_ms: now,
+                });
                 self.metrics.queued.fetch_add(queued, Ordering::Relaxed);
                 if queued > 0 {
                     self.wake.notify_one();
@@ -779,28 +792,6 @@ impl Alerting {
     }
 }
 
-/// A token bucket for one contact's rate limit (GCRA form): the theoretical time the next
-/// send is due; a burst of up to `count` sends is allowed.
-#[derive(Debug, Default)]
-struct Bucket {
-    tat_ms: i64,
-}
-
-impl Bucket {
-    /// Takes a token at `now_ms`, or tells when one will be available.
-    fn take(&mut self, limit: RateLimit, now_ms: i64) -> Result<(), i64> {
-        let per = i64::try_from(limit.per.as_millis()).unwrap_or(i64::MAX);
-        let interval = (per / i64::from(limit.count.max(1))).max(1);
-        let burst = per - interval;
-        let tat = self.tat_ms.max(now_ms);
-        if tat - now_ms > burst {
-            return Err(tat - burst);
-        }
-        self.tat_ms = tat + interval;
-        Ok(())
-    }
-}
-
 /// The policy of the self-alarms: the contacts of `self.notify` (contact groups expanded), no
 /// reminders.
 fn self_policy(catalog: &Catalog) -> NotifyPolicy {
@@ -859,6 +850,17 @@ fn runtime_maintenance(row: &MaintenanceRow) -> Option<Maintenance> {
 }
 
 /// The store's text form of a key: `check:web`, `group:shop`.
+/// The tenant of an alarm: its check's (group alarms are the operator's, as groups are).
+pub(crate) fn alarm_tenant(table: &Table, key: &AlarmKey) -> String {
+    match key {
+        AlarmKey::Check(id) => table
+            .get(id)
+            .map(|e| e.spec.tenant.clone())
+            .unwrap_or_default(),
+        AlarmKey::Group(_) => String::new(),
+    }
+}
+
 fn key_text(key: &AlarmKey) -> String {
     match key {
         AlarmKey::Check(c) => format!("check:{c}"),
@@ -930,38 +932,4 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn buckets_allow_a_burst_then_the_rate() {
-        let limit = RateLimit::parse("3/s").unwrap();
-        let mut b = Bucket::default();
-        // A burst of 3 at t=0, then one every 333 ms (the remainder rounds down).
-        assert!(b.take(limit, 0).is_ok());
-        assert!(b.take(limit, 0).is_ok());
-        assert!(b.take(limit, 0).is_ok());
-        assert_eq!(b.take(limit, 0), Err(332));
-        assert_eq!(b.take(limit, 300), Err(332));
-        assert!(b.take(limit, 332).is_ok());
-        assert_eq!(b.take(limit, 332), Err(665));
-        // Idle time refills the bucket, up to the burst.
-        for _ in 0..3 {
-            assert!(b.take(limit, 10_000).is_ok());
-        }
-        assert!(b.take(limit, 10_000).is_err());
-    }
-
-    #[test]
-    fn rate_limits_parse() {
-        assert_eq!(RateLimit::parse("30/min").unwrap().to_string(), "30/min");
-        assert_eq!(RateLimit::parse(" 1 / s ").unwrap().to_string(), "1/s");
-        assert_eq!(RateLimit::parse("100/hour").unwrap().to_string(), "100/h");
-        for bad in ["0/s", "30", "x/min", "3/day", ""] {
-            assert!(RateLimit::parse(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -6,6 +6,7 @@
 //! per-host limits, hard timeouts) → state engine → store write-behind, metrics.
 
 mod alerting;
+pub mod events;
 pub mod metrics;
 mod operator;
 pub mod runner;
@@ -54,6 +55,8 @@ pub struct EngineOptions {
     pub state_dir: Option<PathBuf>,
     /// Notification delivery: retries, give-up time, alarm ticks.
     pub delivery: DeliveryOptions,
+    /// Whether tenants' checks may reach loopback, private and link-local addresses.
+    pub tenant_private_networks: bool,
 }
 
 impl EngineOptions {
@@ -68,6 +71,7 @@ impl EngineOptions {
             shutdown_grace: Duration::from_secs(15),
             state_dir: None,
             delivery: DeliveryOptions::default(),
+            tenant_private_networks: false,
         }
     }
 }
@@ -404,6 +408,18 @@ impl Engine {
     /// Current configuration errors.
     pub fn config_errors(&self) -> Vec<ConfigError> {
         lock(&self.config).all_errors()
+    }
+
+    /// The configuration of the latest reload: contacts, contact groups, groups, maintenances
+    /// (checks are in [`Engine::table`]). Secrets in it are [`tocsin_core::directory::Secret`]s,
+    /// which never print.
+    pub fn catalog(&self) -> Arc<tocsin_core::config::Catalog> {
+        self.shared.alerting.catalog()
+    }
+
+    /// Live state and alarm changes from now on (see [`events`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<events::Event>> {
+        self.shared.alerting.events.subscribe()
     }
 
     /// The store.

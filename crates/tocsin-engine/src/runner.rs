@@ -10,6 +10,8 @@ use tocsin_core::state::step;
 use tocsin_core::{CheckResult, CheckSpec, ProbeSpec, Status, Transition};
 use tocsin_probe::{Probe, ProbeEnv, RunContext};
 use tocsin_store::{StateChange, Write};
+
+use crate::events::Event;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -156,7 +158,7 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
     shared.metrics.count_run(result.status);
     let id = entry.id().as_str().to_owned();
     let at = result.started_at_ms;
-    let (writes, transitions, result) = {
+    let (writes, transitions, result, summary) = {
         let mut rt = entry.runtime();
         let before = rt.state.clone();
         let (state, transitions) = step(&before, result.status, at, &entry.spec.alert);
@@ -188,7 +190,8 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
             check: id.clone(),
             result: result.clone(),
         });
-        (writes, transitions, result)
+        let summary = rt.state.describe();
+        (writes, transitions, result, summary)
     };
     for t in &transitions {
         match t {
@@ -201,6 +204,19 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
         }
     }
     for w in writes {
+        if let Write::Change(c) = &w {
+            shared.alerting.events.send(Event::State {
+                tenant: entry.spec.tenant.clone(),
+                check: c.check.clone(),
+                at_ms: c.at_ms,
+                from: c.from,
+                to: c.to,
+                hard: c.hard,
+                kind: c.kind.clone(),
+                summary: summary.clone(),
+                message: c.message.clone(),
+            });
+        }
         shared.writer.push(w).await;
     }
     if !transitions.is_empty() {

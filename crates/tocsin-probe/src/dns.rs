@@ -32,6 +32,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
+use crate::guard::AddressGuard;
 use crate::net::Net;
 use crate::util::{Deadline, Failure, Gathered};
 use crate::{BuildError, Probe, ProbeEnv, RunContext};
@@ -48,6 +49,7 @@ const RESEND_MARGIN: Duration = Duration::from_millis(100);
 /// The `dns` probe, built from a [`DnsSpec`].
 pub(crate) struct DnsProbe {
     env: Arc<ProbeEnv>,
+    guard: AddressGuard,
     /// Host and port of the server, or why there is none (no system configuration).
     server: Result<(String, u16), String>,
     transport: Transport,
@@ -65,6 +67,7 @@ impl fmt::Debug for DnsProbe {
             .field("transport", &self.transport)
             .field("name", &self.name.to_ascii())
             .field("type", &self.core_type)
+            .field("guard", &self.guard)
             .finish_non_exhaustive()
     }
 }
@@ -78,7 +81,11 @@ struct Reply {
 }
 
 impl DnsProbe {
-    pub(crate) fn build(spec: &DnsSpec, env: &Arc<ProbeEnv>) -> Result<Self, BuildError> {
+    pub(crate) fn build(
+        spec: &DnsSpec,
+        env: &Arc<ProbeEnv>,
+        guard: AddressGuard,
+    ) -> Result<Self, BuildError> {
         let assertions = DnsAssertions::compile(spec).map_err(BuildError::Assertions)?;
         let name = Name::from_ascii(spec.fqdn()).map_err(|e| {
             BuildError::Assertions(vec![FieldError::nowhere(
@@ -98,6 +105,7 @@ impl DnsProbe {
         };
         Ok(Self {
             env: env.clone(),
+            guard,
             server,
             transport: spec.transport,
             name,
@@ -203,8 +211,13 @@ impl DnsProbe {
         match self.transport {
             Transport::Tcp => self.over_tcp(&addrs, &query, &wire, deadline, g).await,
             Transport::Udp => {
-                let Some(&server) = addrs.first() else {
-                    return Err(Failure::new(format!("no address for DNS server {host:?}")));
+                // The server is checked on its resolved address, as a TCP connect is.
+                let server = match self.guard.first_allowed(addrs.iter().map(SocketAddr::ip)) {
+                    None => {
+                        return Err(Failure::new(format!("no address for DNS server {host:?}")));
+                    }
+                    Some(Err(refused)) => return Err(Failure::new(refused.to_string())),
+                    Some(Ok(ip)) => SocketAddr::new(ip, *port),
                 };
                 let reply = self.over_udp(server, &query, &wire, deadline, g).await?;
                 if !reply.message.metadata.truncation {
@@ -304,7 +317,7 @@ impl DnsProbe {
         deadline: &Deadline,
         g: &mut Gathered,
     ) -> Result<Reply, Failure> {
-        let (mut stream, server) = Net::connect(addrs, deadline, g).await?;
+        let (mut stream, server) = Net::connect(addrs, self.guard, deadline, g).await?;
         let fail = |what: String| Failure::new(format!("dns query to {server} over tcp {what}"));
         let len = u16::try_from(wire.len())
             .map_err(|_| fail("failed: the query is too long".to_owned()))?;

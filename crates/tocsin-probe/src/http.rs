@@ -24,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::guard::AddressGuard;
 use crate::net::Net;
 use crate::util::{Deadline, Failure, Gathered, base64, error_chain};
 use crate::{BuildError, Probe, ProbeEnv, RunContext, tls};
@@ -214,6 +215,7 @@ struct Exchange {
 /// The `http` probe, built from an [`HttpSpec`].
 pub(crate) struct HttpProbe {
     env: Arc<ProbeEnv>,
+    guard: AddressGuard,
     url: Target,
     method: Method,
     headers: HeaderMap,
@@ -236,12 +238,17 @@ impl fmt::Debug for HttpProbe {
             .field("max_redirects", &self.max_redirects)
             .field("max_body", &self.max_body)
             .field("auth", &self.auth.as_ref().map(|_| "********"))
+            .field("guard", &self.guard)
             .finish_non_exhaustive()
     }
 }
 
 impl HttpProbe {
-    pub(crate) fn build(spec: &HttpSpec, env: &Arc<ProbeEnv>) -> Result<Self, BuildError> {
+    pub(crate) fn build(
+        spec: &HttpSpec,
+        env: &Arc<ProbeEnv>,
+        guard: AddressGuard,
+    ) -> Result<Self, BuildError> {
         let url = Target::parse(&spec.url.value).map_err(|reason| BuildError::Url {
             url: spec.url.value.clone(),
             reason,
@@ -291,6 +298,7 @@ impl HttpProbe {
         let assertions = HttpAssertions::compile(spec).map_err(BuildError::Assertions)?;
         Ok(Self {
             env: env.clone(),
+            guard,
             url,
             method,
             headers,
@@ -396,7 +404,9 @@ impl HttpProbe {
             .net
             .resolve(&target.host, target.port, deadline, g)
             .await?;
-        let (tcp, peer) = Net::connect(&addrs, deadline, g).await?;
+        // Every hop is checked on the address it connects to: a redirect to a private address,
+        // or a name that resolves to one, is refused here.
+        let (tcp, peer) = Net::connect(&addrs, self.guard, deadline, g).await?;
         let (sender, conn, proto) = if target.https {
             let name = match &self.server_name {
                 Some(n) if target.host.eq_ignore_ascii_case(&self.url.host) => n.clone(),

@@ -17,6 +17,7 @@ use tocsin_core::kinds::icmp::{IcmpSpec, IpFamily, LossThresholds, MAX_COUNT};
 use tocsin_core::{CheckResult, Status};
 use tokio::time::Instant;
 
+use crate::guard::AddressGuard;
 use crate::icmp_socket::{EchoSocket, Reply};
 use crate::net::ip_literal;
 use crate::util::{Deadline, Gathered, fmt_duration};
@@ -25,6 +26,7 @@ use crate::{BuildError, Probe, ProbeEnv, RunContext};
 /// The `icmp` probe, built from an [`IcmpSpec`].
 pub(crate) struct IcmpProbe {
     env: Arc<ProbeEnv>,
+    guard: AddressGuard,
     host: String,
     family: IpFamily,
     count: u16,
@@ -41,6 +43,7 @@ impl fmt::Debug for IcmpProbe {
             .field("host", &self.host)
             .field("count", &self.count)
             .field("size", &self.payload.len())
+            .field("guard", &self.guard)
             .finish_non_exhaustive()
     }
 }
@@ -54,12 +57,17 @@ enum Outcome {
 }
 
 impl IcmpProbe {
-    pub(crate) fn build(spec: &IcmpSpec, env: &Arc<ProbeEnv>) -> Result<Self, BuildError> {
+    pub(crate) fn build(
+        spec: &IcmpSpec,
+        env: &Arc<ProbeEnv>,
+        guard: AddressGuard,
+    ) -> Result<Self, BuildError> {
         // Validation keeps count within 1..=MAX_COUNT (100).
         let count = u16::try_from(spec.count.clamp(1, MAX_COUNT)).unwrap_or(1);
         let size = usize::try_from(spec.size).unwrap_or(usize::MAX);
         Ok(Self {
             env: env.clone(),
+            guard,
             host: spec.host.trim_matches(['[', ']']).to_owned(),
             family: spec.ip,
             count,
@@ -71,8 +79,11 @@ impl IcmpProbe {
         })
     }
 
+    /// The address to ping: the literal, or the first resolved address of the wanted family that
+    /// the guard allows (if it allows none, its refusal of the first).
     async fn address(&self, deadline: &Deadline, g: &mut Gathered) -> Result<IpAddr, String> {
         if let Some(ip) = ip_literal(&self.host) {
+            self.guard.check(ip).map_err(|r| r.to_string())?;
             return Ok(ip);
         }
         let addrs = self
@@ -81,25 +92,27 @@ impl IcmpProbe {
             .resolve(&self.host, 0, deadline, g)
             .await
             .map_err(|f| f.0)?;
-        addrs
+        let of_family = addrs
             .iter()
             .map(std::net::SocketAddr::ip)
-            .find(|ip| match self.family {
+            .filter(|ip| match self.family {
                 IpFamily::Auto => true,
                 IpFamily::Ipv4 => ip.is_ipv4(),
                 IpFamily::Ipv6 => ip.is_ipv6(),
-            })
-            .ok_or_else(|| {
-                format!(
-                    "dns lookup of {:?} returned no {} address",
-                    self.host,
-                    if self.family == IpFamily::Ipv6 {
-                        "IPv6"
-                    } else {
-                        "IPv4"
-                    }
-                )
-            })
+            });
+        match self.guard.first_allowed(of_family) {
+            Some(Ok(ip)) => Ok(ip),
+            Some(Err(refused)) => Err(refused.to_string()),
+            None => Err(format!(
+                "dns lookup of {:?} returned no {} address",
+                self.host,
+                if self.family == IpFamily::Ipv6 {
+                    "IPv6"
+                } else {
+                    "IPv4"
+                }
+            )),
+        }
     }
 
     async fn ping_all(&self, socket: &EchoSocket, ip: IpAddr, deadline: &Deadline) -> Vec<Outcome> {

@@ -9,6 +9,8 @@
 //! - [`ProbeEnv`] holds what every probe shares: the DNS resolver (system configuration), the
 //!   system root store (loaded once, on first use) and a cache of rustls client configurations.
 //! - `net` resolves and connects with timing, `tls` verifies and describes certificates.
+//! - [`AddressGuard`] says which resolved addresses a probe may reach; [`build_guarded`] builds
+//!   tenants' checks with it (network kinds only).
 
 use std::fmt;
 use std::future::Future;
@@ -22,6 +24,7 @@ use tocsin_core::{CheckResult, ProbeSpec};
 mod command;
 mod disk;
 mod dns;
+mod guard;
 mod host_metrics;
 mod http;
 mod icmp;
@@ -35,6 +38,7 @@ mod tls;
 mod tls_check;
 mod util;
 
+pub use guard::{AddressClass, AddressGuard, Refused};
 pub use tls::CaFileError;
 
 /// What every probe shares; build one per process and hand it around in an [`Arc`].
@@ -134,6 +138,15 @@ pub enum BuildError {
     /// An `expect`/`extract` assertion does not compile (bad regex, bad JSONPath, …).
     #[error("{}", join_field_errors(.0))]
     Assertions(Vec<tocsin_core::assert::FieldError>),
+    /// A kind that is not a network probe was built with [`AddressGuard::PublicOnly`].
+    #[error(
+        "{kind} checks are not allowed for tenants (only network probes are: http, tcp, tls, \
+         dns, icmp)"
+    )]
+    KindNotAllowed {
+        /// The kind's name, as the YAML key (`command`, `log`, …).
+        kind: &'static str,
+    },
 }
 
 fn join_field_errors(errors: &[tocsin_core::assert::FieldError]) -> String {
@@ -150,20 +163,60 @@ fn join_field_errors(errors: &[tocsin_core::assert::FieldError]) -> String {
     parts.join("; ")
 }
 
-/// Builds the probe for `spec`. Reads `tls.ca_file` now, so a missing file is a build error that
-/// names the file, not a failing check.
+/// Builds the probe for `spec`, without address restriction: `build_guarded(spec, env,
+/// AddressGuard::Open)`. Reads `tls.ca_file` now, so a missing file is a build error that names
+/// the file, not a failing check.
 pub fn build(spec: &ProbeSpec, env: &Arc<ProbeEnv>) -> Result<Arc<dyn Probe>, BuildError> {
+    build_guarded(spec, env, AddressGuard::Open)
+}
+
+/// Builds the probe for `spec` under `guard`: every address the probe connects or sends to (each
+/// HTTP redirect hop, the DNS server, the ICMP target) is checked once resolved, and a refused
+/// address makes the run `critical` with a message that says which kind of address it is.
+///
+/// With [`AddressGuard::PublicOnly`] (tenants' checks), kinds that are not network probes
+/// (`command`, `log`, `process`, `disk`, `host_metrics`, `push`) are a
+/// [`BuildError::KindNotAllowed`].
+pub fn build_guarded(
+    spec: &ProbeSpec,
+    env: &Arc<ProbeEnv>,
+    guard: AddressGuard,
+) -> Result<Arc<dyn Probe>, BuildError> {
+    let local_kind = || -> Result<(), BuildError> {
+        match guard {
+            AddressGuard::Open => Ok(()),
+            AddressGuard::PublicOnly => Err(BuildError::KindNotAllowed { kind: spec.kind() }),
+        }
+    };
     match spec {
-        ProbeSpec::Http(h) => Ok(Arc::new(http::HttpProbe::build(h, env)?)),
-        ProbeSpec::Tcp(t) => Ok(Arc::new(tcp::TcpProbe::build(t, env)?)),
-        ProbeSpec::Tls(s) => Ok(Arc::new(tls_check::TlsCheckProbe::build(s, env)?)),
-        ProbeSpec::Dns(s) => Ok(Arc::new(dns::DnsProbe::build(s, env)?)),
-        ProbeSpec::Icmp(s) => Ok(Arc::new(icmp::IcmpProbe::build(s, env)?)),
-        ProbeSpec::Command(s) => Ok(Arc::new(command::CommandProbe::build(s, env)?)),
-        ProbeSpec::Log(s) => Ok(Arc::new(log::LogProbe::build(s, env)?)),
-        ProbeSpec::Process(s) => Ok(Arc::new(process::ProcessProbe::build(s, env)?)),
-        ProbeSpec::Disk(s) => Ok(Arc::new(disk::DiskProbe::build(s, env)?)),
-        ProbeSpec::HostMetrics(s) => Ok(Arc::new(host_metrics::HostMetricsProbe::build(s, env)?)),
-        ProbeSpec::Push(s) => Ok(Arc::new(push::PushProbe::build(s))),
+        ProbeSpec::Http(h) => Ok(Arc::new(http::HttpProbe::build(h, env, guard)?)),
+        ProbeSpec::Tcp(t) => Ok(Arc::new(tcp::TcpProbe::build(t, env, guard)?)),
+        ProbeSpec::Tls(s) => Ok(Arc::new(tls_check::TlsCheckProbe::build(s, env, guard)?)),
+        ProbeSpec::Dns(s) => Ok(Arc::new(dns::DnsProbe::build(s, env, guard)?)),
+        ProbeSpec::Icmp(s) => Ok(Arc::new(icmp::IcmpProbe::build(s, env, guard)?)),
+        ProbeSpec::Command(s) => {
+            local_kind()?;
+            Ok(Arc::new(command::CommandProbe::build(s, env)?))
+        }
+        ProbeSpec::Log(s) => {
+            local_kind()?;
+            Ok(Arc::new(log::LogProbe::build(s, env)?))
+        }
+        ProbeSpec::Process(s) => {
+            local_kind()?;
+            Ok(Arc::new(process::ProcessProbe::build(s, env)?))
+        }
+        ProbeSpec::Disk(s) => {
+            local_kind()?;
+            Ok(Arc::new(disk::DiskProbe::build(s, env)?))
+        }
+        ProbeSpec::HostMetrics(s) => {
+            local_kind()?;
+            Ok(Arc::new(host_metrics::HostMetricsProbe::build(s, env)?))
+        }
+        ProbeSpec::Push(s) => {
+            local_kind()?;
+            Ok(Arc::new(push::PushProbe::build(s)))
+        }
     }
 }

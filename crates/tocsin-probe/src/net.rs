@@ -12,6 +12,7 @@ use hickory_resolver::TokioResolver;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::guard::AddressGuard;
 use crate::util::{Deadline, Failure, Gathered, error_chain};
 
 /// The shared resolver, or why there is none.
@@ -90,16 +91,26 @@ impl Net {
         }
     }
 
-    /// Connects to the first address that accepts, in order; the whole phase (failed attempts
-    /// included) is timed into `g.timings.connect_us`. Sets `TCP_NODELAY`.
+    /// Connects to the first address that `guard` allows and that accepts, in order; the whole
+    /// phase (failed attempts included) is timed into `g.timings.connect_us`. Sets `TCP_NODELAY`.
+    ///
+    /// Addresses the guard refuses are skipped without a packet sent; if it refuses them all, the
+    /// failure is the refusal of the first and no connect phase is recorded.
     pub(crate) async fn connect(
         addrs: &[SocketAddr],
+        guard: AddressGuard,
         deadline: &Deadline,
         g: &mut Gathered,
     ) -> Result<(TcpStream, SocketAddr), Failure> {
+        if let Some(Err(refused)) = guard.first_allowed(addrs.iter().map(SocketAddr::ip)) {
+            return Err(Failure::new(refused.to_string()));
+        }
         let t0 = Instant::now();
         let mut last: Option<(SocketAddr, io::Error)> = None;
         for &addr in addrs {
+            if guard.check(addr.ip()).is_err() {
+                continue;
+            }
             match deadline.run(TcpStream::connect(addr)).await {
                 None => {
                     Gathered::add(&mut g.timings.connect_us, t0.elapsed());

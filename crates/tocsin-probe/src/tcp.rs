@@ -17,6 +17,7 @@ use tocsin_core::{CheckResult, Status};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
+use crate::guard::AddressGuard;
 use crate::net::{Net, ip_literal};
 use crate::util::{Deadline, Failure, Gathered, fmt_duration};
 use crate::{BuildError, Probe, ProbeEnv, RunContext, tls};
@@ -24,6 +25,7 @@ use crate::{BuildError, Probe, ProbeEnv, RunContext, tls};
 /// The `tcp` probe, built from a [`TcpSpec`].
 pub(crate) struct TcpProbe {
     env: Arc<ProbeEnv>,
+    guard: AddressGuard,
     host: String,
     port: u16,
     send: Option<Vec<u8>>,
@@ -40,6 +42,7 @@ impl fmt::Debug for TcpProbe {
             .field("tls", &self.tls.is_some())
             .field("send", &self.send.as_ref().map(Vec::len))
             .field("max_read", &self.max_read)
+            .field("guard", &self.guard)
             .finish_non_exhaustive()
     }
 }
@@ -51,7 +54,11 @@ struct Conversation {
 }
 
 impl TcpProbe {
-    pub(crate) fn build(spec: &TcpSpec, env: &Arc<ProbeEnv>) -> Result<Self, BuildError> {
+    pub(crate) fn build(
+        spec: &TcpSpec,
+        env: &Arc<ProbeEnv>,
+        guard: AddressGuard,
+    ) -> Result<Self, BuildError> {
         let tls = match &spec.tls {
             None => None,
             Some(t) => {
@@ -65,6 +72,7 @@ impl TcpProbe {
         let assertions = TcpAssertions::compile(spec).map_err(BuildError::Assertions)?;
         Ok(Self {
             env: env.clone(),
+            guard,
             host: spec
                 .host
                 .trim_start_matches('[')
@@ -130,7 +138,7 @@ impl TcpProbe {
             .net
             .resolve(&self.host, self.port, deadline, g)
             .await?;
-        let (tcp, peer) = Net::connect(&addrs, deadline, g).await?;
+        let (tcp, peer) = Net::connect(&addrs, self.guard, deadline, g).await?;
         let (conv, verdict) = match &self.tls {
             Some((config, name)) => {
                 let stream =

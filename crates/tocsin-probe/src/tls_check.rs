@@ -27,6 +27,7 @@ use tocsin_core::{CheckResult, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::guard::AddressGuard;
 use crate::net::Net;
 use crate::tls::{self, LeafInfo};
 use crate::util::{Deadline, Failure, Gathered, days_left, fmt_timestamp};
@@ -44,6 +45,7 @@ const SHOWN_NAMES: usize = 3;
 /// The `tls` probe, built from a [`TlsSpec`].
 pub(crate) struct TlsCheckProbe {
     env: Arc<ProbeEnv>,
+    guard: AddressGuard,
     spec: TlsSpec,
     host: String,
     port: u16,
@@ -64,6 +66,7 @@ impl fmt::Debug for TlsCheckProbe {
             .field("starttls", &self.spec.starttls)
             .field("verify", &self.spec.verify)
             .field("roots", &self.roots.as_ref().map(|r| r.len()))
+            .field("guard", &self.guard)
             .finish_non_exhaustive()
     }
 }
@@ -77,7 +80,11 @@ struct Session {
 }
 
 impl TlsCheckProbe {
-    pub(crate) fn build(spec: &TlsSpec, env: &Arc<ProbeEnv>) -> Result<Self, BuildError> {
+    pub(crate) fn build(
+        spec: &TlsSpec,
+        env: &Arc<ProbeEnv>,
+        guard: AddressGuard,
+    ) -> Result<Self, BuildError> {
         let off = TlsClientSpec {
             verify: false,
             ca_file: None,
@@ -93,6 +100,7 @@ impl TlsCheckProbe {
             .ok_or_else(|| BuildError::ServerName(spec.name().to_owned()))?;
         Ok(Self {
             env: env.clone(),
+            guard,
             spec: spec.clone(),
             host: spec.host().to_owned(),
             port: spec.port(),
@@ -178,7 +186,7 @@ impl TlsCheckProbe {
             .net
             .resolve(&self.host, self.port, deadline, g)
             .await?;
-        let (mut tcp, peer) = Net::connect(&addrs, deadline, g).await?;
+        let (mut tcp, peer) = Net::connect(&addrs, self.guard, deadline, g).await?;
         if let Some(proto) = self.spec.starttls {
             starttls(proto, &mut tcp, peer, deadline).await?;
         }

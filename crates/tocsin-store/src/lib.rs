@@ -63,7 +63,7 @@ pub use retention::{
     DEFAULT_KEEP_ROLLUPS, Retention, spawn_collector, spawn_collector_with,
 };
 pub use rollup::{merge_rollups, minute_of};
-pub use store::Store;
+pub use store::{Grain, Store};
 pub use url::redact;
 pub use writer::{DEFAULT_MAX_BATCH, WriteBehind, WriterStats};
 

@@ -135,6 +135,42 @@ pub(crate) static UPSERT_ROLLUPS: MultiInsert = MultiInsert::new(
      ok = rollups_minute.ok + excluded.ok",
 );
 
+/// Merges into the hour row, like the minute rows; see `merge_rollups` for the rule. In an
+/// `UPDATE … SET`, every right-hand side sees the old row, on both backends.
+pub(crate) static UPSERT_ROLLUPS_HOUR: MultiInsert = MultiInsert::new(
+    "INSERT INTO rollups_hour (check_id, minute_ms, count, ok, p50_us, p95_us, max_us) VALUES",
+    7,
+    " ON CONFLICT (check_id, minute_ms) DO UPDATE SET \
+     p50_us = (rollups_hour.p50_us * rollups_hour.count + excluded.p50_us * excluded.count) \
+              / CASE WHEN rollups_hour.count + excluded.count = 0 THEN 1 \
+                     ELSE rollups_hour.count + excluded.count END, \
+     p95_us = (rollups_hour.p95_us * rollups_hour.count + excluded.p95_us * excluded.count) \
+              / CASE WHEN rollups_hour.count + excluded.count = 0 THEN 1 \
+                     ELSE rollups_hour.count + excluded.count END, \
+     max_us = CASE WHEN excluded.max_us > rollups_hour.max_us THEN excluded.max_us \
+                   ELSE rollups_hour.max_us END, \
+     count = rollups_hour.count + excluded.count, \
+     ok = rollups_hour.ok + excluded.ok",
+);
+
+/// Merges into the day row, like the minute rows; see `merge_rollups` for the rule. In an
+/// `UPDATE … SET`, every right-hand side sees the old row, on both backends.
+pub(crate) static UPSERT_ROLLUPS_DAY: MultiInsert = MultiInsert::new(
+    "INSERT INTO rollups_day (check_id, minute_ms, count, ok, p50_us, p95_us, max_us) VALUES",
+    7,
+    " ON CONFLICT (check_id, minute_ms) DO UPDATE SET \
+     p50_us = (rollups_day.p50_us * rollups_day.count + excluded.p50_us * excluded.count) \
+              / CASE WHEN rollups_day.count + excluded.count = 0 THEN 1 \
+                     ELSE rollups_day.count + excluded.count END, \
+     p95_us = (rollups_day.p95_us * rollups_day.count + excluded.p95_us * excluded.count) \
+              / CASE WHEN rollups_day.count + excluded.count = 0 THEN 1 \
+                     ELSE rollups_day.count + excluded.count END, \
+     max_us = CASE WHEN excluded.max_us > rollups_day.max_us THEN excluded.max_us \
+                   ELSE rollups_day.max_us END, \
+     count = rollups_day.count + excluded.count, \
+     ok = rollups_day.ok + excluded.ok",
+);
+
 pub(crate) const SELECT_STATES: &str = "SELECT check_id, state FROM check_state ORDER BY check_id";
 
 pub(crate) const DELETE_STATE: &str = "DELETE FROM check_state WHERE check_id = $1";
@@ -173,6 +209,33 @@ SELECT minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_minute
 WHERE check_id = $1 AND minute_ms >= $2 AND minute_ms < $3
 ORDER BY minute_ms";
 
+/// The hourly rollups of one check in `[$2, $3)`.
+pub(crate) const SELECT_ROLLUPS_HOUR: &str = "\
+SELECT minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_hour
+WHERE check_id = $1 AND minute_ms >= $2 AND minute_ms < $3
+ORDER BY minute_ms";
+
+/// The daily rollups of one check in `[$2, $3)`.
+pub(crate) const SELECT_ROLLUPS_DAY: &str = "\
+SELECT minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_day
+WHERE check_id = $1 AND minute_ms >= $2 AND minute_ms < $3
+ORDER BY minute_ms";
+
+/// Every check's hourly rollups from `$1` on.
+pub(crate) const SELECT_ALL_ROLLUPS_HOUR: &str = "\
+SELECT check_id, minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_hour
+WHERE minute_ms >= $1";
+
+/// Every check's daily rollups from `$1` on.
+pub(crate) const SELECT_ALL_ROLLUPS_DAY: &str = "\
+SELECT check_id, minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_day
+WHERE minute_ms >= $1";
+
+/// Every check's minute rollups from `$1` on.
+pub(crate) const SELECT_ALL_ROLLUPS_MINUTE: &str = "\
+SELECT check_id, minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_minute
+WHERE minute_ms >= $1";
+
 pub(crate) const GC_RESULTS: &str = "\
 DELETE FROM results WHERE id IN (SELECT id FROM results WHERE started_ms < $1 LIMIT $2)";
 
@@ -182,6 +245,14 @@ DELETE FROM state_changes WHERE id IN (SELECT id FROM state_changes WHERE at_ms 
 pub(crate) const GC_ROLLUPS: &str = "\
 DELETE FROM rollups_minute WHERE (check_id, minute_ms) IN (
     SELECT check_id, minute_ms FROM rollups_minute WHERE minute_ms < $1 LIMIT $2)";
+
+pub(crate) const GC_ROLLUPS_HOUR: &str = "\
+DELETE FROM rollups_hour WHERE (check_id, minute_ms) IN (
+    SELECT check_id, minute_ms FROM rollups_hour WHERE minute_ms < $1 LIMIT $2)";
+
+pub(crate) const GC_ROLLUPS_DAY: &str = "\
+DELETE FROM rollups_day WHERE (check_id, minute_ms) IN (
+    SELECT check_id, minute_ms FROM rollups_day WHERE minute_ms < $1 LIMIT $2)";
 
 // Alarms (see `alarms.rs`).
 

@@ -363,8 +363,61 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<Rollup>, StoreError> {
+        self.rollups_in(Grain::Minute, check, from_ms, to_ms).await
+    }
+
+    /// Every check's rollups of `grain` from `from_ms` on (`minute_ms` is the start of the
+    /// minute, hour or day), in no particular order.
+    pub async fn rollups_all(
+        &self,
+        grain: Grain,
+        from_ms: i64,
+    ) -> Result<Vec<(String, Rollup)>, StoreError> {
+        let op = "read every check's rollups";
+        let stmt = match grain {
+            Grain::Minute => sql::SELECT_ALL_ROLLUPS_MINUTE,
+            Grain::Hour => sql::SELECT_ALL_ROLLUPS_HOUR,
+            Grain::Day => sql::SELECT_ALL_ROLLUPS_DAY,
+        };
+        let rows = sqlx::query(stmt)
+            .bind(from_ms)
+            .fetch_all(&self.read)
+            .await
+            .map_err(self.err(op))?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    Rollup {
+                        minute_ms: row.try_get(1)?,
+                        count: to_u32(row.try_get(2)?),
+                        ok: to_u32(row.try_get(3)?),
+                        p50_us: to_u64(row.try_get(4)?),
+                        p95_us: to_u64(row.try_get(5)?),
+                        max_us: to_u64(row.try_get(6)?),
+                    },
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.err(op))
+    }
+
+    /// The rollups of `grain` of `check` for periods starting in `[from_ms, to_ms)`, oldest
+    /// first.
+    pub async fn rollups_in(
+        &self,
+        grain: Grain,
+        check: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Rollup>, StoreError> {
         let op = "read rollups";
-        let rows = sqlx::query(sql::SELECT_ROLLUPS)
+        let stmt = match grain {
+            Grain::Minute => sql::SELECT_ROLLUPS,
+            Grain::Hour => sql::SELECT_ROLLUPS_HOUR,
+            Grain::Day => sql::SELECT_ROLLUPS_DAY,
+        };
+        let rows = sqlx::query(stmt)
             .bind(check)
             .bind(from_ms)
             .bind(to_ms)
@@ -483,12 +536,18 @@ impl Store {
         )
         .await
         .map_err(self.err("insert state changes"))?;
-        insert_rows(
-            &mut tx,
-            self.backend,
-            &sql::UPSERT_ROLLUPS,
-            rollups,
-            |q, (check, r)| {
+        let hours = coarsen(rollups, Grain::Hour);
+        let days = coarsen(rollups, Grain::Day);
+        for (stmt, rows, op) in [
+            (&sql::UPSERT_ROLLUPS, rollups, "upsert rollups"),
+            (
+                &sql::UPSERT_ROLLUPS_HOUR,
+                &hours[..],
+                "upsert hourly rollups",
+            ),
+            (&sql::UPSERT_ROLLUPS_DAY, &days[..], "upsert daily rollups"),
+        ] {
+            insert_rows(&mut tx, self.backend, stmt, rows, |q, (check, r)| {
                 q.bind(check.as_str())
                     .bind(r.minute_ms)
                     .bind(i64::from(r.count))
@@ -496,10 +555,10 @@ impl Store {
                     .bind(to_i64(r.p50_us))
                     .bind(to_i64(r.p95_us))
                     .bind(to_i64(r.max_us))
-            },
-        )
-        .await
-        .map_err(self.err("upsert rollups"))?;
+            })
+            .await
+            .map_err(self.err(op))?;
+        }
         tx.commit()
             .await
             .map_err(self.err("commit a write transaction"))?;
@@ -568,6 +627,16 @@ impl Store {
             (sql::GC_RESULTS, results_cutoff, "delete old results"),
             (sql::GC_CHANGES, rollups_cutoff, "delete old state changes"),
             (sql::GC_ROLLUPS, rollups_cutoff, "delete old rollups"),
+            (
+                sql::GC_ROLLUPS_HOUR,
+                rollups_cutoff,
+                "delete old hourly rollups",
+            ),
+            (
+                sql::GC_ROLLUPS_DAY,
+                rollups_cutoff,
+                "delete old daily rollups",
+            ),
         ] {
             deleted += self.delete_chunked(stmt, cutoff, op).await?;
         }
@@ -645,4 +714,50 @@ async fn insert_rows<'r, T>(
         q.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The period of a rollup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grain {
+    /// One minute (`rollups_minute`).
+    Minute,
+    /// One hour (`rollups_hour`).
+    Hour,
+    /// One day, UTC (`rollups_day`).
+    Day,
+}
+
+impl Grain {
+    /// The period in milliseconds.
+    pub fn ms(self) -> i64 {
+        match self {
+            Self::Minute => 60_000,
+            Self::Hour => 3_600_000,
+            Self::Day => 86_400_000,
+        }
+    }
+}
+
+/// Minute rollups merged into rollups of a coarser `grain` (one per check and period), so
+/// that each batch adds its share to the hour and day rows in the same transaction.
+fn coarsen(rollups: &[(String, Rollup)], grain: Grain) -> Vec<(String, Rollup)> {
+    let mut out: Vec<(String, Rollup)> = Vec::new();
+    let mut index: HashMap<(&str, i64), usize> = HashMap::new();
+    for (check, r) in rollups {
+        let start = r.minute_ms - r.minute_ms.rem_euclid(grain.ms());
+        match index.get(&(check.as_str(), start)) {
+            Some(&i) => out[i].1 = crate::merge_rollups(&out[i].1, r),
+            None => {
+                index.insert((check.as_str(), start), out.len());
+                out.push((
+                    check.clone(),
+                    Rollup {
+                        minute_ms: start,
+                        ..*r
+                    },
+                ));
+            }
+        }
+    }
+    out
 }

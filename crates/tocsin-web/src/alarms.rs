@@ -1,6 +1,10 @@
 //! Alarm, maintenance and outbox endpoints. Every route here needs a token; those that change
 //! something need an `operator` or `admin` token (see [`crate::auth`]).
 //!
+//! Tenancy: an alarm belongs to its check's tenant (a group's alarm to the operator); a
+//! tenant's token sees and acts on its own alarms only, and another's is a 404. A tenant's
+//! maintenances name its checks (`scope.checks`); the outbox is the operator's.
+//!
 //! - `GET /api/v1/alarms?state=open|closed|all&limit=N&before=CURSOR`
 //! - `GET /api/v1/alarms/{id}`: the alarm, its timeline and its deliveries
 //! - `POST /api/v1/alarms/{id}/{ack|unack|close|reopen|suppress|unsuppress}` with an optional
@@ -17,10 +21,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
-use tocsin_core::Dur;
 use tocsin_core::alarm::{Action, AlarmError};
 use tocsin_core::directory::MaintenanceScope;
-use tocsin_engine::{ActionError, Engine, MaintenanceError, NewMaintenance, now_ms};
+use tocsin_core::{CheckId, Dur};
+use tocsin_engine::{ActionError, Engine, MaintenanceError, NewMaintenance, Table, now_ms};
 use tocsin_store::{AlarmCursor, AlarmFilter};
 
 use crate::ApiError;
@@ -54,7 +58,7 @@ fn parse_cursor(s: &str) -> Result<AlarmCursor, ApiError> {
 
 pub(crate) async fn list(
     State(engine): State<Arc<Engine>>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(q): ApiQuery<AlarmsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let filter = match q.state.as_deref() {
@@ -86,8 +90,10 @@ pub(crate) async fn list(
         .filter(|_| rows.len() == limit as usize)
         .map(|r| cursor_text(&r.cursor()));
     // The timeline can hold a thousand events: lists leave it out (GET /alarms/{id} has it).
+    let table = engine.table();
     let alarms: Vec<serde_json::Value> = rows
         .into_iter()
+        .filter(|r| visible(&table, &caller, &r.key))
         .map(|mut r| {
             if let Some(o) = r.body.as_object_mut() {
                 o.remove("events");
@@ -100,6 +106,32 @@ pub(crate) async fn list(
     ))
 }
 
+/// Whether the alarm keyed `key` (`check:<id>`, `group:<id>`) belongs to the caller's tenant.
+pub(crate) fn visible(table: &Table, caller: &Caller, key: &str) -> bool {
+    if caller.is_operator() {
+        return true;
+    }
+    let tenant = key
+        .strip_prefix("check:")
+        .and_then(|id| CheckId::new(id).ok())
+        .and_then(|id| table.get(&id).map(|e| e.spec.tenant.clone()))
+        .unwrap_or_default();
+    caller.sees(&tenant)
+}
+
+/// Alarm `n` if the caller may see it; a 404 otherwise.
+async fn visible_alarm(engine: &Engine, caller: &Caller, n: u64) -> Result<i64, ApiError> {
+    let id64 = i64::try_from(n).map_err(|_| ApiError::not_found(format!("no alarm #{n}")))?;
+    let row = engine
+        .store()
+        .alarm("", id64)
+        .await
+        .map_err(ApiError::internal)?
+        .filter(|r| visible(&engine.table(), caller, &r.key))
+        .ok_or_else(|| ApiError::not_found(format!("no alarm #{n}")))?;
+    Ok(row.id)
+}
+
 fn alarm_id(id: &str) -> Result<u64, ApiError> {
     id.trim_start_matches('#')
         .parse()
@@ -108,12 +140,12 @@ fn alarm_id(id: &str) -> Result<u64, ApiError> {
 
 pub(crate) async fn get(
     State(engine): State<Arc<Engine>>,
-    _caller: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let n = alarm_id(&id)?;
     let store = engine.store();
-    let id64 = i64::try_from(n).map_err(|_| ApiError::not_found(format!("no alarm #{n}")))?;
+    let id64 = visible_alarm(&engine, &caller, n).await?;
     let row = store
         .alarm("", id64)
         .await
@@ -169,6 +201,7 @@ pub(crate) async fn act(
     OptionalJsonBody(body): OptionalJsonBody<ActionBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let n = alarm_id(&id)?;
+    visible_alarm(&engine, &caller, n).await?;
     let body = body.unwrap_or_default();
     let by = body
         .by
@@ -215,11 +248,33 @@ pub(crate) async fn act(
 
 pub(crate) async fn maintenances(
     State(engine): State<Arc<Engine>>,
-    _caller: Caller,
+    caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(
-        serde_json::json!({ "maintenances": engine.maintenances() }),
-    ))
+    let table = engine.table();
+    let list: Vec<_> = engine
+        .maintenances()
+        .into_iter()
+        .filter(|m| scope_visible(&table, &caller, &m.scope))
+        .collect();
+    Ok(Json(serde_json::json!({ "maintenances": list })))
+}
+
+/// Whether a maintenance's scope is the caller's: everything for the operator and the
+/// operator's own tenant; for a tenant, a scope that names only its checks.
+fn scope_visible(table: &Table, caller: &Caller, scope: &MaintenanceScope) -> bool {
+    if caller.is_operator() || caller.tenant().is_empty() {
+        return true;
+    }
+    let only_checks = !scope.all
+        && scope.groups.is_empty()
+        && scope.tags.is_empty()
+        && scope.hosts.is_empty()
+        && !scope.checks.is_empty();
+    only_checks
+        && scope
+            .checks
+            .iter()
+            .all(|c| table.get(c).is_some_and(|e| caller.sees(&e.spec.tenant)))
 }
 
 #[derive(Deserialize)]
@@ -240,6 +295,12 @@ pub(crate) async fn add_maintenance(
     Writer(caller): Writer,
     JsonBody(b): JsonBody<NewMaintenanceBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if !scope_visible(&engine.table(), &caller, &b.scope) {
+        return Err(ApiError::forbidden(
+            "a tenant's maintenance names its own checks: give scope.checks only, with ids \
+             of your checks",
+        ));
+    }
     let start = match b.start.as_deref() {
         None | Some("now") => None,
         Some(s) => Some(s.parse::<Timestamp>().map_err(|_| {
@@ -297,9 +358,19 @@ pub(crate) async fn add_maintenance(
 
 pub(crate) async fn end_maintenance(
     State(engine): State<Arc<Engine>>,
-    Writer(_caller): Writer,
+    Writer(caller): Writer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let table = engine.table();
+    let scoped = !(caller.is_operator() || caller.tenant().is_empty());
+    if scoped
+        && !engine
+            .maintenances()
+            .iter()
+            .any(|m| m.id == id && scope_visible(&table, &caller, &m.scope))
+    {
+        return Err(ApiError::not_found(format!("no maintenance {id:?}")));
+    }
     engine
         .end_maintenance(&id)
         .await
@@ -326,9 +397,14 @@ pub(crate) struct OutboxQuery {
 
 pub(crate) async fn outbox(
     State(engine): State<Arc<Engine>>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    if !caller.tenant().is_empty() {
+        return Err(ApiError::forbidden(
+            "the outbox is the operator's: it holds every tenant's notifications",
+        ));
+    }
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let store = engine.store();
     let counts = store.outbox_counts().await.map_err(ApiError::internal)?;

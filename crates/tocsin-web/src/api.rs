@@ -1,4 +1,6 @@
-//! Read-only check endpoints, and reload (which needs a writer's token).
+//! Check endpoints (list, show, results, state changes, run now) and reload. Every route needs
+//! a token and sees only the checks of the token's tenant (the operator's token sees all);
+//! another tenant's check is a 404.
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use tocsin_engine::{CheckEntry, Engine, ReloadReport};
 use tocsin_store::StateChange;
 
 use crate::ApiError;
+use crate::auth::{Caller, Writer};
 use crate::error::ApiQuery;
 
 /// A check as listed: identity, schedule, state and latest result.
@@ -60,10 +63,19 @@ pub(crate) struct ListQuery {
     tag: Option<String>,
     status: Option<String>,
     q: Option<String>,
+    tenant: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
 }
+
+/// The columns checks can be sorted by.
+const SORTS: &str = "id, name, status, since or kind";
 
 pub(crate) async fn list_checks(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let status = match query.status.as_deref() {
@@ -79,27 +91,72 @@ pub(crate) async fn list_checks(
                 })?,
         ),
     };
+    let descending = match query.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(o) => {
+            return Err(ApiError::invalid(format!(
+                "order {o:?}: expected asc or desc"
+            )));
+        }
+    };
+    let sort = query.sort.as_deref().unwrap_or("id");
+    if !["id", "name", "status", "since", "kind"].contains(&sort) {
+        return Err(ApiError::invalid(format!(
+            "sort {sort:?}: expected {SORTS}"
+        )));
+    }
+    let limit = page_limit(query.limit)?;
+    let offset = query.offset.unwrap_or(0) as usize;
     let table = engine.table();
-    let views: Vec<CheckView<'_>> = table
+    let needle = query.q.as_deref().map(str::to_lowercase);
+    let mut views: Vec<CheckView<'_>> = table
         .values()
+        .filter(|e| caller.sees(&e.spec.tenant))
+        .filter(|e| query.tenant.as_ref().is_none_or(|t| &e.spec.tenant == t))
         .filter(|e| query.tag.as_ref().is_none_or(|t| e.spec.tags.contains(t)))
         .filter(|e| {
-            query.q.as_ref().is_none_or(|q| {
-                e.id().as_str().contains(q.as_str()) || e.spec.name.contains(q.as_str())
+            needle.as_ref().is_none_or(|q| {
+                e.id().as_str().contains(q.as_str())
+                    || e.spec.name.to_lowercase().contains(q.as_str())
             })
         })
         .map(|e| view(e))
         .filter(|v| status.is_none_or(|s| v.last_result.is_some() && v.state.status == s))
         .collect();
-    let checks = serde_json::to_value(&views).map_err(ApiError::internal)?;
-    Ok(Json(serde_json::json!({ "checks": checks })))
+    match sort {
+        "name" => views.sort_by(|a, b| a.name.cmp(b.name).then(a.id.cmp(b.id))),
+        "status" => views.sort_by(|a, b| {
+            b.state
+                .status
+                .severity()
+                .cmp(&a.state.status.severity())
+                .then(a.id.cmp(b.id))
+        }),
+        "since" => {
+            views.sort_by(|a, b| a.state.since_ms.cmp(&b.state.since_ms).then(a.id.cmp(b.id)))
+        }
+        "kind" => views.sort_by(|a, b| a.kind.cmp(b.kind).then(a.id.cmp(b.id))),
+        _ => {}
+    }
+    if descending {
+        views.reverse();
+    }
+    let total = views.len();
+    let page: Vec<&CheckView<'_>> = views.iter().skip(offset).take(limit as usize).collect();
+    let next_offset = (offset + page.len() < total).then_some(offset + page.len());
+    let checks = serde_json::to_value(&page).map_err(ApiError::internal)?;
+    Ok(Json(
+        serde_json::json!({ "checks": checks, "total": total, "next_offset": next_offset }),
+    ))
 }
 
 pub(crate) async fn get_check(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let e = find(&engine, &id)?;
+    let e = find(&engine, &caller, &id)?;
     let detail = CheckDetail {
         view: view(&e),
         spec: &e.spec,
@@ -118,9 +175,15 @@ pub(crate) struct ResultsQuery {
 
 const MAX_PAGE: u32 = 1000;
 
-fn find(engine: &Engine, id: &str) -> Result<Arc<CheckEntry>, ApiError> {
+/// The check `id` if the caller may see it; a 404 otherwise (whether it exists or not).
+pub(crate) fn find(
+    engine: &Engine,
+    caller: &Caller,
+    id: &str,
+) -> Result<Arc<CheckEntry>, ApiError> {
     engine
         .check(id)
+        .filter(|e| caller.sees(&e.spec.tenant))
         .ok_or_else(|| ApiError::not_found(format!("no check {id:?}")))
 }
 
@@ -135,10 +198,11 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 
 pub(crate) async fn check_results(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ResultsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    find(&engine, &id)?;
+    find(&engine, &caller, &id)?;
     let limit = page_limit(q.limit)?;
     let results = engine
         .store()
@@ -156,10 +220,11 @@ pub(crate) async fn check_results(
 
 pub(crate) async fn check_changes(
     State(engine): State<Arc<Engine>>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ResultsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    find(&engine, &id)?;
+    find(&engine, &caller, &id)?;
     if q.before.is_some() {
         return Err(ApiError::invalid("before is not supported for changes"));
     }
@@ -174,8 +239,13 @@ pub(crate) async fn check_changes(
 
 pub(crate) async fn reload(
     State(engine): State<Arc<Engine>>,
-    _writer: crate::auth::Writer,
+    Writer(caller): Writer,
 ) -> Result<Json<ReloadReport>, ApiError> {
+    if !caller.tenant().is_empty() {
+        return Err(ApiError::forbidden(
+            "reloading the configuration is the operator's",
+        ));
+    }
     let report = tokio::task::spawn_blocking(move || engine.reload())
         .await
         .map_err(ApiError::internal)?;
@@ -184,9 +254,10 @@ pub(crate) async fn reload(
 
 pub(crate) async fn run_now(
     State(engine): State<Arc<Engine>>,
-    _writer: crate::auth::Writer,
+    Writer(caller): Writer,
     Path(id): Path<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
+    find(&engine, &caller, &id)?;
     if engine.run_now(&id) {
         Ok(axum::http::StatusCode::ACCEPTED)
     } else {

@@ -11,6 +11,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds for a `Retry-After` header (429).
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -26,6 +28,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "NotFound",
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -35,6 +38,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "InvalidArgument",
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -44,6 +48,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             code: "Unauthenticated",
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -53,6 +58,7 @@ impl ApiError {
             status: StatusCode::FORBIDDEN,
             code: "PermissionDenied",
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -62,7 +68,43 @@ impl ApiError {
             status: StatusCode::CONFLICT,
             code: "Conflict",
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// 412 `FailedPrecondition`: `If-Match` names another version.
+    pub fn precondition(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::PRECONDITION_FAILED,
+            code: "FailedPrecondition",
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 `TooManyRequests`, with `Retry-After`.
+    pub fn too_many(message: impl Into<String>, retry_after_ms: i64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "TooManyRequests",
+            message: message.into(),
+            retry_after: Some(
+                u64::try_from(retry_after_ms)
+                    .unwrap_or(0)
+                    .div_ceil(1000)
+                    .max(1),
+            ),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The error's message.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     /// 500 `Internal`: the detail goes to the log, not to the client.
@@ -72,20 +114,27 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "Internal",
             message: "internal error; see the server log".into(),
+            retry_after: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(Body {
                 code: self.code,
                 message: &self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        response
     }
 }
 

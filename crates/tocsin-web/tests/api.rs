@@ -242,7 +242,7 @@ impl Api {
 }
 
 async fn token(engine: &Engine, name: &str, role: &str) -> String {
-    tocsin_web::auth::issue_token(engine.store(), name, role, now_ms())
+    tocsin_web::auth::issue_token(engine.store(), "", name, role, now_ms())
         .await
         .unwrap()
         .1
@@ -434,7 +434,7 @@ async fn a_revoked_token_is_refused() {
     let target = HttpServer::start().await.unwrap();
     let api = Api::start(&[("a.yml", format!("checks:\n{}", idle_check("idle", &target)))]).await;
     let (row, token) =
-        tocsin_web::auth::issue_token(api.engine.store(), "temp", "operator", now_ms())
+        tocsin_web::auth::issue_token(api.engine.store(), "", "temp", "operator", now_ms())
             .await
             .unwrap();
     let (status, v) = api

@@ -34,6 +34,18 @@ pub(crate) struct ServeArgs {
     /// How long raw results are kept (rollups are kept 400 days).
     #[arg(long, default_value = "7d")]
     keep_results: tocsin_core::Dur,
+    /// Requests per API token: a burst of N, then N per period (N/s, N/min or N/h).
+    #[arg(
+        long,
+        env = "TOCSIN_API_RATE_LIMIT",
+        default_value = "600/min",
+        value_parser = tocsin_core::directory::RateLimit::parse
+    )]
+    api_rate_limit: tocsin_core::directory::RateLimit,
+    /// Let tenants' checks reach loopback, private and link-local addresses (refused by
+    /// default, on the address actually connected to).
+    #[arg(long, env = "TOCSIN_TENANT_PRIVATE_NETWORKS")]
+    tenant_private_networks: bool,
 }
 
 /// Server-wide notification settings: the public URL messages link to, and the SMTP server
@@ -119,6 +131,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.state_dir = Some(args.store.data.join("probes"));
     options.delivery.channel_defaults = args.notify.defaults();
     options.delivery.public_url = args.notify.public_url.clone();
+    options.tenant_private_networks = args.tenant_private_networks;
     let engine = Engine::start(options, store.clone()).await?;
     let collector = tocsin_store::spawn_collector(
         store,
@@ -143,7 +156,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving /healthz, /metrics and /api/v1");
-    tocsin_web::serve(listener, engine.clone(), shutdown_signal()).await?;
+    let web = tocsin_web::WebOptions {
+        api_rate: args.api_rate_limit,
+        public_url: args.notify.public_url.clone(),
+    };
+    let app = tocsin_web::AppState::new(engine.clone(), web);
+    tocsin_web::serve(listener, app, shutdown_signal()).await?;
     tracing::info!("shutting down: stop scheduling, settle runs, flush the store");
     engine.shutdown().await;
     collector.abort();

@@ -24,9 +24,13 @@ enum TokenCommand {
         /// Who or what uses it.
         #[arg(long)]
         name: String,
-        /// operator (everything), admin, or read (reads only).
+        /// operator (everything), admin (a tenant's objects), or read (reads only).
         #[arg(long, default_value = "operator")]
         role: String,
+        /// The tenant the token acts for (admin and read tokens); without it, the
+        /// operator's own objects.
+        #[arg(long, default_value = "")]
+        tenant: String,
     },
     /// List tokens (never the tokens themselves).
     List,
@@ -41,12 +45,17 @@ pub(crate) async fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
     let store = args.store.open().await?;
     let now = tocsin_engine::now_ms();
     let code = match args.command {
-        TokenCommand::Create { name, role } => {
-            let (row, token) = tocsin_web::auth::issue_token(&store, &name, &role, now)
+        TokenCommand::Create { name, role, tenant } => {
+            let (row, token) = tocsin_web::auth::issue_token(&store, &tenant, &name, &role, now)
                 .await
                 .context("creating a token")?;
+            let scope = if row.tenant.is_empty() {
+                String::new()
+            } else {
+                format!(", tenant {}", row.tenant)
+            };
             eprintln!(
-                "token {} ({}, role {}) created; it is shown once, keep it now:",
+                "token {} ({}, role {}{scope}) created; it is shown once, keep it now:",
                 row.id, row.name, row.role
             );
             println!("{token}");
@@ -55,8 +64,8 @@ pub(crate) async fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
         TokenCommand::List => {
             let tokens = store.tokens().await?;
             println!(
-                "{:<10} {:<9} {:<20} {:<25} STATE",
-                "ID", "ROLE", "NAME", "CREATED"
+                "{:<10} {:<9} {:<16} {:<20} {:<25} STATE",
+                "ID", "ROLE", "TENANT", "NAME", "CREATED"
             );
             for t in tokens {
                 let created = jiff::Timestamp::from_millisecond(t.created_ms)
@@ -67,9 +76,10 @@ pub(crate) async fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     "active"
                 };
+                let tenant = if t.tenant.is_empty() { "-" } else { &t.tenant };
                 println!(
-                    "{:<10} {:<9} {:<20} {:<25} {state}",
-                    t.id, t.role, t.name, created
+                    "{:<10} {:<9} {:<16} {:<20} {:<25} {state}",
+                    t.id, t.role, tenant, t.name, created
                 );
             }
             ExitCode::SUCCESS

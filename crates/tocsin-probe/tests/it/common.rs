@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use tocsin_core::check::{HttpSpec, TcpSpec};
 use tocsin_core::{CheckResult, ProbeSpec};
-use tocsin_probe::{ProbeEnv, RunContext};
+use tocsin_probe::{AddressGuard, ProbeEnv, RunContext};
 
 pub(crate) fn env() -> Arc<ProbeEnv> {
     tocsin_testkit::init();
@@ -24,7 +24,16 @@ pub(crate) fn tcp(yaml: &str) -> ProbeSpec {
 
 /// Builds and runs once; returns the result and the wall time of the run.
 pub(crate) async fn run(spec: &ProbeSpec, timeout: Duration) -> (CheckResult, Duration) {
-    let probe = tocsin_probe::build(spec, &env()).expect("build");
+    run_guarded(spec, AddressGuard::Open, timeout).await
+}
+
+/// Builds under `guard` and runs once; returns the result and the wall time of the run.
+pub(crate) async fn run_guarded(
+    spec: &ProbeSpec,
+    guard: AddressGuard,
+    timeout: Duration,
+) -> (CheckResult, Duration) {
+    let probe = tocsin_probe::build_guarded(spec, &env(), guard).expect("build");
     let t0 = Instant::now();
     let r = probe
         .run(RunContext {

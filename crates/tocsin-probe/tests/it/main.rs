@@ -6,6 +6,7 @@ mod common;
 mod command;
 mod disk;
 mod dns;
+mod guard;
 mod host_metrics;
 mod http;
 mod icmp;
