@@ -247,7 +247,8 @@ impl ConfigSet {
                             .is_some_and(|r| r.starts_with('/'))
                 })
         };
-        self.good.retain(|k, _| kept(k));
+        self.good
+            .retain(|k, _| k.starts_with(API_PREFIX) || kept(k));
         self.errors
             .retain(|k, _| kept(k) && !listing.errors.iter().any(|e| e.file == *k));
         for (key, path) in &listing.files {
@@ -267,6 +268,15 @@ impl ConfigSet {
         for e in listing.errors {
             self.errors.entry(e.file.clone()).or_default().push(e);
         }
+        self.cross_errors = cross_check(&self.good);
+    }
+
+    /// Replaces the objects created through the API: one parsed document per tenant, keyed
+    /// `~api:<tenant>` (see [`api_key`]). They join the files' catalog, after the files (an id
+    /// defined in a file wins), and the rules between files.
+    pub fn set_api(&mut self, docs: BTreeMap<String, ParsedFile>) {
+        self.good.retain(|k, _| !k.starts_with(API_PREFIX));
+        self.good.extend(docs);
         self.cross_errors = cross_check(&self.good);
     }
 
@@ -373,6 +383,34 @@ impl ConfigSet {
         cat.maintenances.sort_by(|a, b| a.id.cmp(&b.id));
         cat
     }
+}
+
+/// The prefix of the keys of API documents in [`ConfigSet::good`], and of their origins.
+pub const API_PREFIX: &str = "~api:";
+
+/// The key (and origin file) of a tenant's API document: `~api:<tenant>` (`~api:` for the
+/// operator's own objects).
+pub fn api_key(tenant: &str) -> String {
+    format!("{API_PREFIX}{tenant}")
+}
+
+/// Whether an origin is an API document's (not a file's).
+pub fn is_api_origin(file: &str) -> bool {
+    file.starts_with(API_PREFIX)
+}
+
+/// The sections of a configuration document that the API accepts objects for.
+pub const API_SECTIONS: [&str; 4] = ["checks", "contacts", "contact_groups", "groups"];
+
+/// Parses objects sent to the API as one document `{section: [objects…]}` of the same schema
+/// as the files. `${VAR}` is not interpolated (an API caller must not read the server's
+/// environment): a value that holds `${` is refused.
+pub fn parse_api_document(
+    file: &str,
+    doc: &serde_json::Value,
+) -> Result<ParsedFile, Vec<ConfigError>> {
+    let text = serde_json::to_string(doc).unwrap_or_default();
+    parse_file(file, &text, &|_| None)
 }
 
 /// Loads `dir` (a directory or one file) once: the catalog, or every error (for `tocsin
@@ -1800,6 +1838,21 @@ fn time_of_day(s: &str) -> Option<u32> {
 
 const PROBE_KINDS: &str =
     "http, tcp, tls, dns, icmp, command, log, process, disk, host_metrics, push";
+
+/// The fields of a check that each name a probe kind (exactly one is given).
+pub const PROBE_FIELDS: [&str; 11] = [
+    "http",
+    "tcp",
+    "tls",
+    "dns",
+    "icmp",
+    "command",
+    "log",
+    "process",
+    "disk",
+    "host_metrics",
+    "push",
+];
 
 const STANDARD_METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",

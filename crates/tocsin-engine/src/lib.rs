@@ -8,6 +8,7 @@
 mod alerting;
 pub mod events;
 pub mod metrics;
+mod objects;
 mod operator;
 pub mod runner;
 mod scheduler;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 
 pub use alerting::{AlertingMetrics, DeliveryOptions};
 pub use metrics::Metrics;
+pub use objects::{ObjectError, ObjectKind, ObjectView};
 pub use operator::{
     ActionError, MAX_WINDOW, MaintenanceBody, MaintenanceError, MaintenanceView, NewMaintenance,
 };
@@ -165,6 +167,10 @@ pub struct Engine {
     commands: mpsc::UnboundedSender<Command>,
     stop: watch::Sender<bool>,
     scheduler: Mutex<Option<JoinHandle<()>>>,
+    /// Objects created through the API, as stored.
+    objects: Mutex<objects::Objects>,
+    /// This engine, for work that must outlive a borrow (a reload off the async workers).
+    me: std::sync::OnceLock<std::sync::Weak<Engine>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -230,7 +236,11 @@ impl Engine {
             commands,
             stop,
             scheduler: Mutex::new(Some(handle)),
+            objects: Mutex::new(objects::Objects::new()),
+            me: std::sync::OnceLock::new(),
         });
+        let _ = engine.me.set(Arc::downgrade(&engine));
+        engine.load_objects_from(engine.store.objects().await?);
         let report = engine.reload();
         tracing::info!(
             checks = engine.table().len(),
@@ -247,11 +257,14 @@ impl Engine {
         // their new entries and leave one of them running unretired.
         let _serial = lock(&self.reloading);
         let env_lookup = |k: &str| std::env::var(k).ok();
-        let (catalog, errors) = {
+        let (docs, doc_errors) = objects::documents(&lock(&self.objects));
+        let (catalog, mut errors) = {
             let mut cfg = lock(&self.config);
             cfg.reload(&self.options.config, &env_lookup);
+            cfg.set_api(docs);
             (cfg.catalog(), cfg.all_errors())
         };
+        errors.extend(doc_errors);
         let mut report = ReloadReport {
             errors: errors.iter().map(ConfigError::to_string).collect(),
             ..Default::default()
@@ -290,7 +303,17 @@ impl Engine {
                 report.unchanged += 1;
                 continue;
             }
-            let probe = match tocsin_probe::build(&spec.probe, &self.env) {
+            // Tenants' checks from the API stay off loopback, private and link-local
+            // addresses unless the operator allows them.
+            let guard = if tocsin_core::config::is_api_origin(&spec.origin.file)
+                && !spec.tenant.is_empty()
+                && !self.options.tenant_private_networks
+            {
+                tocsin_probe::AddressGuard::PublicOnly
+            } else {
+                tocsin_probe::AddressGuard::Open
+            };
+            let probe = match tocsin_probe::build_guarded(&spec.probe, &self.env, guard) {
                 Ok(p) => p,
                 Err(e) => {
                     // The loader validated the spec; a build error here is environmental

@@ -43,6 +43,7 @@
 mod admin;
 mod alarms;
 mod error;
+mod objects;
 mod outbox;
 mod retention;
 mod rollup;
@@ -57,6 +58,7 @@ use tocsin_core::{CheckResult, Status};
 pub use admin::{MaintenanceRow, TokenRow};
 pub use alarms::{AlarmChange, AlarmCursor, AlarmEvent, AlarmFilter, AlarmRow};
 pub use error::StoreError;
+pub use objects::{ObjectRow, TenantRow};
 pub use outbox::{Delivery, DeliveryStatus, NewDelivery, OutboxCounts, backoff, idempotency_key};
 pub use retention::{
     DEFAULT_KEEP_CLOSED_ALARMS, DEFAULT_KEEP_DEAD, DEFAULT_KEEP_DELIVERED, DEFAULT_KEEP_RESULTS,

@@ -24,6 +24,9 @@ struct CheckView<'a> {
     tags: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     host: Option<&'a str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    tenant: &'a str,
+    public: bool,
     schedule: &'a tocsin_core::Schedule,
     /// `pending`, `ok`, `critical (soft)`, `ok (recovering)`, …
     summary: String,
@@ -33,11 +36,19 @@ struct CheckView<'a> {
     last_result: Option<Arc<CheckResult>>,
 }
 
-/// One check in full: the spec as well.
+/// One check in full: where it comes from and the spec as well.
 #[derive(Serialize)]
 struct CheckDetail<'a> {
     #[serde(flatten)]
     view: CheckView<'a>,
+    /// `file` or `api`.
+    source: &'static str,
+    /// Where a file defines it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    origin: Option<String>,
+    /// The version of a check created through the API (its ETag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<i64>,
     spec: &'a CheckSpec,
 }
 
@@ -49,6 +60,8 @@ fn view(e: &CheckEntry) -> CheckView<'_> {
         kind: e.spec.probe.kind(),
         tags: &e.spec.tags,
         host: e.spec.host.as_deref(),
+        tenant: &e.spec.tenant,
+        public: e.spec.public,
         schedule: &e.spec.schedule,
         summary: rt.state.describe(),
         running: e.is_running(),
@@ -155,15 +168,23 @@ pub(crate) async fn get_check(
     State(engine): State<Arc<Engine>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
     let e = find(&engine, &caller, &id)?;
+    let object = engine.object(tocsin_engine::ObjectKind::Check, &id);
     let detail = CheckDetail {
         view: view(&e),
+        source: object.as_ref().map_or("file", |o| o.source),
+        origin: object.as_ref().and_then(|o| o.origin.clone()),
+        version: object.as_ref().and_then(|o| o.version),
         spec: &e.spec,
     };
-    serde_json::to_value(detail)
-        .map(Json)
-        .map_err(ApiError::internal)
+    let etag = detail.version.map(|v| format!("\"{v}\""));
+    let mut r = Json(serde_json::to_value(detail).map_err(ApiError::internal)?).into_response();
+    if let Some(t) = etag.and_then(|t| axum::http::HeaderValue::from_str(&t).ok()) {
+        r.headers_mut().insert(axum::http::header::ETAG, t);
+    }
+    Ok(r)
 }
 
 #[derive(Deserialize)]

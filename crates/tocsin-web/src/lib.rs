@@ -11,6 +11,7 @@ mod api;
 pub mod auth;
 mod error;
 mod events;
+mod objects;
 mod push;
 pub mod session;
 pub mod summary;
@@ -137,6 +138,7 @@ pub fn router_with(app: AppState) -> Router {
         )
         .route("/api/v1/outbox", get(alarms::outbox))
         .route("/api/v1/events", get(events::events))
+        .merge(objects::routes())
         .route(
             "/api/v1/push/{id}",
             post(push::push).layer(DefaultBodyLimit::max(push::MAX_BODY)),

@@ -1375,3 +1375,461 @@ async fn rejected_queries_and_bodies_answer_code_and_message() {
     assert_eq!(status, StatusCode::OK, "{text}");
     api.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Objects created through the API, tenants and tokens, rate limits, events.
+// ---------------------------------------------------------------------------------------------
+
+impl Api {
+    /// Sends a request with extra headers; returns the status, the answer's headers and its
+    /// JSON (`Null` when empty).
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = body.map_or_else(Body::empty, |v| Body::from(v.to_string()));
+        let resp = self
+            .app
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(!status.is_server_error(), "{method} {path}: {status}");
+        let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, v)
+    }
+
+    /// Creates tenant `id` and an `admin` token for it; returns the token.
+    async fn tenant(&self, id: &str) -> String {
+        let (s, _, v) = self
+            .raw(
+                "POST",
+                "/api/v1/tenants",
+                &self.op,
+                Some(json!({ "id": id })),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let (s, _, v) = self
+            .raw(
+                "POST",
+                "/api/v1/tokens",
+                &self.op,
+                Some(json!({ "name": format!("{id}-admin"), "role": "admin", "tenant": id })),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+}
+
+fn etag(h: &axum::http::HeaderMap) -> &str {
+    h.get(header::ETAG).unwrap().to_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_are_created_replaced_and_deleted_with_etags_and_survive_a_restart() {
+    let target = HttpServer::start().await.unwrap();
+    let api = Api::start(&[("a.yml", format!("checks:\n{}", idle_check("idle", &target)))]).await;
+    let def = json!({ "id": "web", "every": "1s", "http": { "url": target.url("/ok") } });
+    let (s, h, v) = api
+        .raw("POST", "/api/v1/checks", &api.op, Some(def), &[])
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(etag(&h), "\"1\"");
+    assert_eq!(
+        (v["source"].as_str(), v["version"].as_i64()),
+        (Some("api"), Some(1)),
+        "{v}"
+    );
+    api.wait_for_status("web", "ok").await;
+    let detail = api.get_ok("/api/v1/checks/web").await;
+    assert_eq!(detail["source"], "api", "{detail}");
+
+    // Replace with the ETag read; a second replace with the same (now stale) ETag fails.
+    let renamed =
+        json!({ "every": "1s", "name": "Web front", "http": { "url": target.url("/ok") } });
+    let (s, h, v) = api
+        .raw(
+            "PUT",
+            "/api/v1/checks/web",
+            &api.op,
+            Some(renamed.clone()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(etag(&h), "\"2\"");
+    assert_eq!(v["spec"]["name"], "Web front", "{v}");
+    let (s, _, v) = api
+        .raw(
+            "PUT",
+            "/api/v1/checks/web",
+            &api.op,
+            Some(renamed),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::PRECONDITION_FAILED, Some("FailedPrecondition")),
+        "{v}"
+    );
+    assert!(v["message"].as_str().unwrap().contains("version 2"), "{v}");
+
+    // Objects are stored: a restart keeps them, with their versions.
+    let api = api.restart().await;
+    let (s, h, v) = api
+        .raw("GET", "/api/v1/checks/web", &api.op, None, &[])
+        .await;
+    assert_eq!((s, etag(&h)), (StatusCode::OK, "\"2\""), "{v}");
+    assert_eq!(v["name"], "Web front", "{v}");
+
+    let (s, _, _) = api
+        .raw(
+            "DELETE",
+            "/api/v1/checks/web",
+            &api.op,
+            None,
+            &[("if-match", "\"2\"")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, _) = api
+        .raw("GET", "/api/v1/checks/web", &api.op, None, &[])
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_from_files_are_read_only_and_bad_definitions_name_the_field() {
+    let target = HttpServer::start().await.unwrap();
+    let api = Api::start(&[(
+        "a.yml",
+        format!(
+            "{}checks:\n{}",
+            hook_contact(&target.url("/hook")),
+            idle_check("idle", &target)
+        ),
+    )])
+    .await;
+    let op = api.op.clone();
+    let url = target.url("/ok");
+    for (method, path) in [
+        ("PUT", "/api/v1/checks/idle"),
+        ("DELETE", "/api/v1/checks/idle"),
+        ("DELETE", "/api/v1/contacts/hook"),
+    ] {
+        let body = (method == "PUT").then(|| json!({ "http": { "url": url } }));
+        let (s, _, v) = api.raw(method, path, &op, body, &[]).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{method} {path}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("a.yml:"),
+            "names the file: {v}"
+        );
+    }
+    let cases = [
+        (
+            json!({ "id": "x", "http": { "url": "nope" } }),
+            StatusCode::BAD_REQUEST,
+            "http.url",
+        ),
+        (
+            json!({ "id": "x", "http": { "url": url }, "evry": "1s" }),
+            StatusCode::BAD_REQUEST,
+            "evry",
+        ),
+        (
+            json!({ "http": { "url": url } }),
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
+        (
+            json!({ "id": "idle", "http": { "url": url } }),
+            StatusCode::CONFLICT,
+            "already exists",
+        ),
+        (
+            json!({ "id": "x", "http": { "url": url }, "depends_on": ["ghost"] }),
+            StatusCode::BAD_REQUEST,
+            "ghost",
+        ),
+        (
+            json!({ "id": "x", "command": { "run": ["true"] } }),
+            StatusCode::FORBIDDEN,
+            "command checks are not accepted",
+        ),
+        (
+            json!({ "id": "x", "http": { "url": url }, "tenant": "nobody" }),
+            StatusCode::BAD_REQUEST,
+            "no tenant",
+        ),
+        (json!([1, 2]), StatusCode::BAD_REQUEST, "JSON object"),
+    ];
+    for (body, status, needle) in cases {
+        let (s, _, v) = api
+            .raw("POST", "/api/v1/checks", &op, Some(body.clone()), &[])
+            .await;
+        assert_eq!(s, status, "{body}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(needle),
+            "{body}: {v}"
+        );
+    }
+    // Contacts: secrets never come back.
+    let (s, _, v) = api
+        .raw(
+            "POST",
+            "/api/v1/contacts",
+            &op,
+            Some(json!({ "id": "ops-hook", "type": "webhook", "url": "http://127.0.0.1:9/secret-path" })),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, _, list) = api.raw("GET", "/api/v1/contacts", &op, None, &[]).await;
+    assert!(!list.to_string().contains("secret-path"), "{list}");
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_see_and_change_only_their_own_objects() {
+    let target = HttpServer::start().await.unwrap();
+    let api = Api::with_one_alarm(&target).await;
+    let acme = api.tenant("acme").await;
+    let beta = api.tenant("beta").await;
+
+    // Nothing of the operator's is visible to a tenant: lists are empty, objects are 404.
+    let (_, _, v) = api.raw("GET", "/api/v1/checks", &acme, None, &[]).await;
+    assert_eq!(v["total"], 0, "{v}");
+    for path in [
+        "/api/v1/checks/idle",
+        "/api/v1/alarms/1",
+        "/api/v1/checks/idle/results",
+    ] {
+        let (s, _, v) = api.raw("GET", path, &acme, None, &[]).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {v}");
+    }
+    let (_, _, v) = api.raw("GET", "/api/v1/alarms", &acme, None, &[]).await;
+    assert!(v["alarms"].as_array().unwrap().is_empty(), "{v}");
+    for (method, path) in [
+        ("POST", "/api/v1/alarms/1/ack"),
+        ("POST", "/api/v1/checks/idle/run"),
+        ("PUT", "/api/v1/checks/idle"),
+        ("DELETE", "/api/v1/checks/idle"),
+    ] {
+        let body = (method == "PUT").then(|| json!({ "http": { "url": target.url("/ok") } }));
+        let (s, _, v) = api.raw(method, path, &acme, body, &[]).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{method} {path}: {v}");
+    }
+    for path in ["/api/v1/tenants", "/api/v1/tokens", "/api/v1/outbox"] {
+        let (s, _, v) = api.raw("GET", path, &acme, None, &[]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
+    }
+
+    // A tenant creates network checks with its prefix, never commands, never for another.
+    let url = target.url("/ok");
+    let refusals = [
+        (
+            json!({ "id": "web", "http": { "url": url } }),
+            StatusCode::BAD_REQUEST,
+            "start with \"acme.\"",
+        ),
+        (
+            json!({ "id": "acme.cmd", "command": { "run": ["true"] } }),
+            StatusCode::FORBIDDEN,
+            "for tenants",
+        ),
+        (
+            json!({ "id": "acme.push", "push": {} }),
+            StatusCode::FORBIDDEN,
+            "for tenants",
+        ),
+        (
+            json!({ "id": "acme.x", "http": { "url": url }, "tenant": "beta" }),
+            StatusCode::FORBIDDEN,
+            "own tenant",
+        ),
+        (
+            json!({ "id": "acme.x", "http": { "url": url }, "depends_on": ["idle"] }),
+            StatusCode::BAD_REQUEST,
+            "idle",
+        ),
+    ];
+    for (body, status, needle) in refusals {
+        let (s, _, v) = api
+            .raw("POST", "/api/v1/checks", &acme, Some(body.clone()), &[])
+            .await;
+        assert_eq!(s, status, "{body}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(needle),
+            "{body}: {v}"
+        );
+    }
+    let def = json!({ "id": "acme.web", "every": "1s", "http": { "url": url } });
+    let (s, _, v) = api
+        .raw("POST", "/api/v1/checks", &acme, Some(def), &[])
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["tenant"], "acme", "{v}");
+
+    // Its probe refuses loopback: the check is critical, and the target saw nothing.
+    let before = target.handle().recorded().len();
+    wait_for(15, "acme.web to be refused", async || {
+        let (_, _, v) = api
+            .raw("GET", "/api/v1/checks/acme.web", &acme, None, &[])
+            .await;
+        let m = v["last_result"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        m.contains("refused").then_some(())
+    })
+    .await;
+    let (_, _, v) = api
+        .raw("GET", "/api/v1/checks/acme.web", &acme, None, &[])
+        .await;
+    assert_eq!(v["last_result"]["status"], "critical", "{v}");
+    assert!(
+        v["last_result"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("loopback"),
+        "{v}"
+    );
+    assert!(
+        target.handle().recorded()[before..]
+            .iter()
+            .all(|r| r.path != "/ok"),
+        "the tenant's probe reached loopback"
+    );
+
+    // Each tenant sees its own; the operator sees everything.
+    let (_, _, v) = api.raw("GET", "/api/v1/checks", &acme, None, &[]).await;
+    let ids: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["acme.web"], "{v}");
+    let (s, _, _) = api
+        .raw("GET", "/api/v1/checks/acme.web", &beta, None, &[])
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = api
+        .raw("DELETE", "/api/v1/checks/acme.web", &beta, None, &[])
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, _, v) = api
+        .raw("GET", "/api/v1/checks?tenant=acme", &api.op, None, &[])
+        .await;
+    assert_eq!(v["total"], 1, "{v}");
+
+    // A tenant that still owns objects cannot be deleted.
+    let (s, _, v) = api
+        .raw("DELETE", "/api/v1/tenants/acme", &api.op, None, &[])
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_over_its_rate_limit_gets_429_with_retry_after() {
+    let target = HttpServer::start().await.unwrap();
+    let mut api =
+        Api::start(&[("a.yml", format!("checks:\n{}", idle_check("idle", &target)))]).await;
+    let options = tocsin_web::WebOptions {
+        api_rate: tocsin_core::directory::RateLimit::parse("3/min").unwrap(),
+        ..tocsin_web::WebOptions::default()
+    };
+    api.app = tocsin_web::router_with(tocsin_web::AppState::new(api.engine.clone(), options));
+    for _ in 0..3 {
+        let (s, _, _) = api.raw("GET", "/api/v1/checks", &api.op, None, &[]).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (s, h, v) = api.raw("GET", "/api/v1/checks", &api.op, None, &[]).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("TooManyRequests")),
+        "{v}"
+    );
+    let retry: u64 = h
+        .get(header::RETRY_AFTER)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    // Another token has its own bucket.
+    let (s, _, _) = api.raw("GET", "/api/v1/checks", &api.read, None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_state_changes_to_the_tenants_that_own_them() {
+    use futures_util::StreamExt as _;
+    let target = HttpServer::start().await.unwrap();
+    let api = Api::start(&[("a.yml", format!("checks:\n{}", api_check(&target, "")))]).await;
+    api.wait_for_status("api", "ok").await;
+    let acme = api.tenant("acme").await;
+    let open = |token: String| {
+        let app = api.app.clone();
+        async move {
+            let req = Request::builder()
+                .uri("/api/v1/events?types=state")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            let resp = app.oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+            resp.into_body().into_data_stream()
+        }
+    };
+    let mut ops = open(api.op.clone()).await;
+    let mut tenant = open(acme).await;
+    target.set_json(json!({ "status": "down" }));
+    let mut seen = String::new();
+    let end = Instant::now() + Duration::from_secs(15);
+    while !seen.contains("\"check\":\"api\"") {
+        assert!(Instant::now() < end, "no state event: {seen}");
+        let chunk = tokio::time::timeout(Duration::from_secs(15), ops.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: state"), "{seen}");
+    assert!(seen.contains("\"to\":\"critical\""), "{seen}");
+    // The tenant's stream carries nothing of the operator's check.
+    let quiet = tokio::time::timeout(Duration::from_millis(500), tenant.next()).await;
+    assert!(quiet.is_err(), "the tenant got an event: {quiet:?}");
+    let (s, _, v) = api
+        .raw("GET", "/api/v1/events?types=nope", &api.op, None, &[])
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    api.stop().await;
+}
