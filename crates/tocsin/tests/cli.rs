@@ -28,8 +28,23 @@ fn request(addr: &str, method: &str, path: &str) -> (u16, String) {
     request_with(addr, method, path, "", "")
 }
 
+/// The read token made for each server this test process started, by address: `GET`s
+/// without an `Authorization` header carry it (every API read needs a token).
+fn readers() -> &'static std::sync::Mutex<std::collections::HashMap<String, String>> {
+    static READERS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, String>>,
+    > = std::sync::OnceLock::new();
+    READERS.get_or_init(Default::default)
+}
+
 /// `request` with extra header lines (each ending in `\r\n`) and a body.
 fn request_with(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
+    let mut headers = headers.to_owned();
+    if method == "GET" && path.starts_with("/api/") && !headers.contains("Authorization:") {
+        if let Some(t) = readers().lock().unwrap().get(addr) {
+            headers.push_str(&bearer(t));
+        }
+    }
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
@@ -128,6 +143,7 @@ impl Server {
 
     /// Starts `cmd` (a `tocsin` command with its environment set) as `serve`.
     fn start_with(mut cmd: Command, config: &Path, data: &Path) -> Self {
+        let reader = make_token(data, "read");
         let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
@@ -155,6 +171,7 @@ impl Server {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
         };
+        readers().lock().unwrap().insert(addr.clone(), reader);
         Self {
             child,
             addr,
