@@ -493,7 +493,7 @@ impl Engine {
                     objects.insert((k, r.id.clone()), r);
                 }
                 None => {
-                    tracing::warn!(kind = %r.kind, id = %r.id, "unknown API object kind; ignored")
+                    tracing::warn!(kind = %r.kind, id = %r.id, "unknown API object kind; ignored");
                 }
             }
         }

@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod objects;
 mod push;
+mod public;
 pub mod session;
 pub mod summary;
 pub mod svg;
@@ -143,6 +144,7 @@ pub fn router_with(app: AppState) -> Router {
             "/api/v1/push/{id}",
             post(push::push).layer(DefaultBodyLimit::max(push::MAX_BODY)),
         )
+        .merge(public::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(app)
 }
