@@ -147,7 +147,7 @@ pub(crate) async fn list_checks(
                 .then(a.id.cmp(b.id))
         }),
         "since" => {
-            views.sort_by(|a, b| a.state.since_ms.cmp(&b.state.since_ms).then(a.id.cmp(b.id)))
+            views.sort_by(|a, b| a.state.since_ms.cmp(&b.state.since_ms).then(a.id.cmp(b.id)));
         }
         "kind" => views.sort_by(|a, b| a.kind.cmp(b.kind).then(a.id.cmp(b.id))),
         _ => {}
