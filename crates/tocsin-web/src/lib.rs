@@ -12,11 +12,12 @@ pub mod auth;
 mod error;
 mod events;
 mod objects;
-mod push;
 mod public;
+mod push;
 pub mod session;
 pub mod summary;
 pub mod svg;
+mod ui;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -145,6 +146,7 @@ pub fn router_with(app: AppState) -> Router {
             post(push::push).layer(DefaultBodyLimit::max(push::MAX_BODY)),
         )
         .merge(public::routes())
+        .merge(ui::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(app)
 }
