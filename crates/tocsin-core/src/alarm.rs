@@ -69,6 +69,7 @@ pub const CUT_OFF_MESSAGE: &str = "further notifications suppressed";
 // ---------------------------------------------------------------------------------------------
 
 /// What an alarm belongs to: one check, or a group of checks that share one alarm.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum AlarmKey {
@@ -99,6 +100,7 @@ impl fmt::Display for AlarmKey {
 }
 
 /// Why a fault is held back: nobody is told about it while this lasts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Hold {
@@ -121,6 +123,7 @@ impl fmt::Display for Hold {
 }
 
 /// One current fault of an alarm: a check that is hard bad.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
     /// Its hard status (never ok).
@@ -135,6 +138,7 @@ pub struct Fault {
 }
 
 /// Who took the alarm.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
     /// Who.
@@ -150,6 +154,7 @@ pub struct Ack {
 }
 
 /// One entry of an alarm's timeline.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlarmEvent {
     /// When (Unix ms).
@@ -160,6 +165,7 @@ pub struct AlarmEvent {
 }
 
 /// What happened to an alarm.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
@@ -281,6 +287,7 @@ pub enum EventKind {
 
 /// An alarm: the faults of a check or a group, from opening to closing. Serialised as JSON by
 /// the store.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alarm {
     /// Short id, unique within its book (tenant): shown as `#42`.
@@ -570,6 +577,7 @@ pub enum AlarmError {
 // ---------------------------------------------------------------------------------------------
 
 /// Why a notification is sent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
@@ -638,6 +646,7 @@ impl fmt::Display for NotificationKind {
 }
 
 /// A notification to deliver: written to the outbox with the alarm change that caused it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
     /// The alarm's id.

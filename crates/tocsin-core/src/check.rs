@@ -142,6 +142,7 @@ impl Serialize for ByteSize {
 }
 
 /// Where a definition came from: `config/web.yml:12:5`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Origin {
     /// The file, relative to the configuration directory.
@@ -186,10 +187,12 @@ pub fn validate_tenant(name: &str) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 
 /// One check as written in a file.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckDef {
     /// Unique id, `[a-z0-9_.-]+`: the identity across reloads.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: Spanned<String>,
     /// Display name (default: the id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,6 +206,7 @@ pub struct CheckDef {
     /// The tenant that owns the check (default: none, the operator's own). A tenant's tokens
     /// see only its checks; its status page and feeds show its public ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub tenant: Option<Spanned<String>>,
     /// Shown on the owner's public status page, feeds, badges and SlapOS documents
     /// (default false).
@@ -210,15 +214,19 @@ pub struct CheckDef {
     pub public: bool,
     /// Run every this long (default from `defaults.every`, else 60s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Dur>))]
     pub every: Option<Spanned<Dur>>,
     /// Or run at the times of this cron expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub cron: Option<Spanned<String>>,
     /// Time zone of `cron` (IANA name, default UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub timezone: Option<Spanned<String>>,
     /// Hard limit on one run (default from `defaults.timeout`, else 10s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Dur>))]
     pub timeout: Option<Spanned<Dur>>,
     /// An HTTP check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,21 +267,26 @@ pub struct CheckDef {
     /// Ids of the checks this one depends on: while one of them is hard bad, this check's
     /// alarm is held back ("parent X is down") and nobody is paged for it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub depends_on: Vec<Spanned<String>>,
 }
 
 /// `defaults:` of a file: apply to the checks of that file.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
     /// Default interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Dur>))]
     pub every: Option<Spanned<Dur>>,
     /// Default timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Dur>))]
     pub timeout: Option<Spanned<Dur>>,
     /// Default time zone for cron schedules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub timezone: Option<Spanned<String>>,
     /// Tags added to every check of the file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -284,6 +297,7 @@ pub struct Defaults {
 }
 
 /// `alert:` as written: every field optional so that `defaults.alert` and a check's `alert` merge.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertDef {
@@ -302,6 +316,7 @@ pub struct AlertDef {
     /// Ids of the contacts told about this check's alarms. A check's list replaces the one of
     /// `defaults.alert` (it is not appended); `notify: []` tells nobody.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
     pub notify: Option<Vec<Spanned<String>>>,
     /// Notify again this often while the alarm is open and not acknowledged (at least 1m;
     /// default: never).
@@ -315,6 +330,7 @@ pub struct AlertDef {
 }
 
 /// `alert.flapping:` as written.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlapDef {
@@ -380,6 +396,7 @@ impl AlertDef {
 }
 
 /// When bad results become a hard state and when the state recovers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlertPolicy {
     /// Bad results needed before the state is hard.
@@ -391,6 +408,7 @@ pub struct AlertPolicy {
         skip_serializing_if = "Option::is_none",
         serialize_with = "ser_opt_dur"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Dur>))]
     pub within: Option<Duration>,
     /// Flap detection.
     pub flap: FlapPolicy,
@@ -402,6 +420,7 @@ pub struct AlertPolicy {
         skip_serializing_if = "Option::is_none",
         serialize_with = "ser_opt_dur"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Dur>))]
     pub renotify: Option<Duration>,
     /// Cut-off: at most this many notifications about trouble per alarm.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -415,6 +434,7 @@ impl Default for AlertPolicy {
 }
 
 /// Nagios/Icinga flap detection thresholds (weighted % of state changes over 21 results).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct FlapPolicy {
     /// Whether flap detection runs.
@@ -437,6 +457,7 @@ fn ser_opt_dur<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Er
 // ---------------------------------------------------------------------------------------------
 
 /// TLS client settings shared by probes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsClientSpec {
@@ -466,10 +487,12 @@ fn yes() -> bool {
 }
 
 /// `http:` — fetch a URL and check the response.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSpec {
     /// `http://` or `https://` URL.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub url: Spanned<String>,
     /// Request method (default GET).
     #[serde(default = "default_method")]
@@ -488,6 +511,7 @@ pub struct HttpSpec {
     pub expect: HttpExpect,
     /// Values to keep from a JSON response: name → JSONPath.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
     pub extract: BTreeMap<String, Spanned<String>>,
     /// Redirects to follow (default 5; 0 = do not follow).
     #[serde(default = "default_redirects")]
@@ -516,6 +540,7 @@ fn default_max_body() -> ByteSize {
 }
 
 /// Which HTTP version to speak.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 pub enum HttpVersion {
     /// HTTP/2 when ALPN picks it, else HTTP/1.1.
@@ -531,6 +556,7 @@ pub enum HttpVersion {
 }
 
 /// `auth:` — one of `basic: {username, password}` or `bearer: TOKEN`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum HttpAuth {
@@ -546,17 +572,20 @@ pub enum HttpAuth {
 }
 
 /// `expect:` of an HTTP check. Every condition that is set must hold.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpExpect {
     /// Acceptable status codes: numbers, `2xx` classes or `200-204` ranges (default: any 2xx).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<StatusPattern>))]
     pub status: Vec<Spanned<StatusPattern>>,
     /// The body must contain this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_contains: Option<String>,
     /// The body must match this regular expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub body_matches: Option<Spanned<String>>,
     /// Invert `body_contains` and `body_matches`: the body must *not* contain/match.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -660,10 +689,12 @@ impl Serialize for StatusPattern {
 }
 
 /// One JSONPath assertion: `{ path: $.status, equals: ok }`. Every operator given must hold.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonAssertion {
     /// RFC 9535 JSONPath; the first node selected is tested.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub path: Spanned<String>,
     /// The value equals this (strings, numbers, booleans, null, arrays, objects).
     #[serde(
@@ -687,6 +718,7 @@ pub struct JsonAssertion {
     pub above: Option<f64>,
     /// The value (a string, or a number/bool written as text) matches this regex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub matches: Option<Spanned<String>>,
     /// The path selects something (`true`) or nothing (`false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -702,6 +734,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>,
 }
 
 /// Warning and critical thresholds on a duration.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
@@ -714,6 +747,7 @@ pub struct Thresholds {
 }
 
 /// `tcp:` — connect, optionally send and expect.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TcpSpec {
@@ -729,6 +763,7 @@ pub struct TcpSpec {
     pub expect: Option<String>,
     /// The reply must match this regex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub expect_matches: Option<Spanned<String>>,
     /// Speak TLS after connecting (`tls: {}` for the defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -747,6 +782,7 @@ fn default_tcp_read() -> ByteSize {
 /// HTTP and TCP specs are held inline (most checks are of these kinds, and a box would cost an
 /// allocation each); the other kinds are boxed so that their size does not set every check's.
 #[allow(clippy::large_enum_variant)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProbeSpec {
@@ -904,6 +940,7 @@ impl ProbeSpec {
 // ---------------------------------------------------------------------------------------------
 
 /// A validated check with defaults applied: what the engine schedules and runs.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckSpec {
     /// Identity.
@@ -923,6 +960,7 @@ pub struct CheckSpec {
     pub schedule: Schedule,
     /// Hard timeout of one run.
     #[serde(serialize_with = "ser_dur")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Dur))]
     pub timeout: Duration,
     /// What it runs.
     pub probe: ProbeSpec,
@@ -953,9 +991,104 @@ impl CheckSpec {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON Schemas for the API's OpenAPI document (feature `openapi`): the types below serialise by
+// hand, so their schemas are written by hand too.
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for CheckId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^[a-z0-9_.-]+$"))
+            .examples(["shop-health"])
+            .min_length(Some(1))
+            .max_length(Some(128))
+            .description(Some(
+                "A check id: a-z, 0-9, `_`, `.`, `-`; at most 128 bytes.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for CheckId {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Secret {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .write_only(true)
+            .description(Some("A secret (password, token, URL with a key): written as is, always answered as `********`."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Secret {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ByteSize {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .minimum(Some(0)),
+            )
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(r"^ *[0-9]+ *(B|k|kB|KB|K|KiB|MB|M|MiB|GB|G|GiB)? *$"))
+                    .examples(["64KiB"]),
+            )
+            .description(Some(
+                "A size in bytes: a number, or `64KiB`, `1MiB`, `10MB`.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ByteSize {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for StatusPattern {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer).minimum(Some(100)).maximum(Some(599)))
+            .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String).pattern(Some(r"^ *([1-5][xX][xX]|[1-5][0-9][0-9] *- *[1-5][0-9][0-9]|[1-5][0-9][0-9]) *$")).examples(["2xx"]))
+            .description(Some("An HTTP status code (`200`), a class (`\"2xx\"`) or a range (`\"200-204\"`)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for StatusPattern {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenant_names() {
+        for ok in ["acme", "a", "0day", "acme-corp", &"a".repeat(63)] {
+            assert!(validate_tenant(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("-acme", "must start"),
+            ("Acme", "must start"),
+            ("ac.me", "contains '.'"),
+            ("ac_me", "contains '_'"),
+            (&"a".repeat(64), "longer than 63"),
+        ] {
+            let e = validate_tenant(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn equals_null_is_an_assertion_and_absent_is_not() {

@@ -20,6 +20,7 @@ use crate::{CheckSpec, Dur};
 // ---------------------------------------------------------------------------------------------
 
 /// The kind of a notification destination.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ContactKind {
@@ -198,24 +199,29 @@ impl Serialize for Settings {
 }
 
 /// One contact as written in a file.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactDef {
     /// Unique id among contacts, `[a-z0-9_.-]+`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: Spanned<String>,
     /// Display name (default: the id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The kind of destination.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(value_type = ContactKind))]
     pub kind: Spanned<ContactKind>,
     /// Email address (required for, and only for, `email`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub to: Option<Spanned<String>>,
     /// Destination URL: required for webhook, mattermost, teams, discord, ntfy and gotify; for
     /// slack, the incoming-webhook URL; for the API channels, a replacement for the provider's
     /// endpoint; not taken by email. URLs often embed a token, so the value is kept secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Secret>))]
     pub url: Option<Spanned<Secret>>,
     /// Everything else the kind needs (tokens, channel, region…).
     #[serde(default, skip_serializing_if = "Settings::is_empty")]
@@ -224,6 +230,7 @@ pub struct ContactDef {
     /// `100/h` (default: the provider's documented limit, see
     /// [`ContactKind::default_rate_limit`]); more wait their turn in the outbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub rate_limit: Option<Spanned<String>>,
 }
 
@@ -275,6 +282,7 @@ impl Serialize for RateLimit {
 }
 
 /// A validated contact.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 pub struct Contact {
     /// Identity.
@@ -301,19 +309,23 @@ pub struct Contact {
 
 /// A named list of contacts, usable wherever a contact id is (`alert.notify`, a group's
 /// `contacts`, `self.notify`). Contact groups share the contacts' namespace and do not nest.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactGroupDef {
     /// Unique among contacts and contact groups, `[a-z0-9_.-]+`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: Spanned<String>,
     /// Display name (default: the id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Its contacts (contact ids, not other contact groups).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub contacts: Vec<Spanned<String>>,
 }
 
 /// A validated contact group.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 pub struct ContactGroup {
     /// Identity.
@@ -328,11 +340,13 @@ pub struct ContactGroup {
 
 /// `self:` — who hears of Tocsin's own trouble (configuration errors, a channel that keeps
 /// failing, store errors, a scheduler that falls behind).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SelfDef {
     /// Contact or contact-group ids.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub notify: Vec<Spanned<String>>,
 }
 
@@ -341,23 +355,28 @@ pub struct SelfDef {
 // ---------------------------------------------------------------------------------------------
 
 /// One group as written in a file: checks whose faults share one alarm and one contact list.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupDef {
     /// Unique id among groups, `[a-z0-9_.-]+`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: Spanned<String>,
     /// Display name (default: the id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Ids of its checks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub checks: Vec<Spanned<String>>,
     /// Ids of the contacts told about its alarms.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub contacts: Vec<Spanned<String>>,
 }
 
 /// A validated group. In a [`crate::config::Catalog`], its references all exist.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize)]
 pub struct Group {
     /// Identity.
@@ -377,55 +396,69 @@ pub struct Group {
 // ---------------------------------------------------------------------------------------------
 
 /// One maintenance window as written in a file: checks still run, notifications are held back.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceDef {
     /// Unique id among maintenances, `[a-z0-9_.-]+`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: Spanned<String>,
     /// Why (shown in the dashboard and in held-back notifications).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// `now` or an RFC 3339 time (one-off windows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub start: Option<Spanned<String>>,
     /// An RFC 3339 time, or a duration after `start` such as `2h` (one-off windows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub end: Option<Spanned<String>>,
     /// A window that comes back (instead of `start`/`end`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<RecurringDef>))]
     pub recurring: Option<Spanned<RecurringDef>>,
     /// What it covers.
+    #[cfg_attr(feature = "openapi", schema(value_type = ScopeDef))]
     pub scope: Spanned<ScopeDef>,
 }
 
 /// `recurring:` of a maintenance, in one of two forms: `cron` + `duration` (it opens at each
 /// time of `cron` and lasts `duration`), or `days` + `from` + `to` (those weekdays, that time
 /// range; `to` before `from` runs past midnight). Both in `timezone` (default UTC).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecurringDef {
     /// When each window opens (same syntax as a check's `cron`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub cron: Option<Spanned<String>>,
     /// How long each window lasts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Dur>))]
     pub duration: Option<Spanned<Dur>>,
     /// Weekdays: `mon` … `sun` (or `monday` …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub days: Vec<Spanned<String>>,
     /// Start time of day, `HH:MM`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub from: Option<Spanned<String>>,
     /// End time of day, `HH:MM`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub to: Option<Spanned<String>>,
     /// Time zone (IANA name, default UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub timezone: Option<Spanned<String>>,
 }
 
 /// `scope:` of a maintenance. Fields combine (a check is covered if any of them matches); at
 /// least one must be given.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeDef {
@@ -434,9 +467,11 @@ pub struct ScopeDef {
     pub all: bool,
     /// These checks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub checks: Vec<Spanned<String>>,
     /// The checks of these groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub groups: Vec<Spanned<String>>,
     /// Checks with any of these tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -516,6 +551,7 @@ impl MaintenanceWindow {
 }
 
 /// What a maintenance covers. In a [`crate::config::Catalog`], its check and group ids exist.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MaintenanceScope {
@@ -591,6 +627,40 @@ impl Bucket {
         Ok(())
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// JSON Schemas for the API's OpenAPI document (feature `openapi`): the types below serialise by
+// hand, so their schemas are written by hand too.
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Settings {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Object)
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(true)))
+            .description(Some("Kind-specific settings of a contact (tokens, channels, regions…): any JSON values, written as is and always answered as `********`."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Settings {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RateLimit {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^ *[0-9]+ */ *(s|sec|second|m|min|minute|h|hour) *$"))
+            .examples(["30/min"])
+            .description(Some("A rate: `N/s`, `N/min` or `N/h`."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RateLimit {}
 
 #[cfg(test)]
 mod tests {

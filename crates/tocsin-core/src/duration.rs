@@ -133,6 +133,26 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON Schemas for the API's OpenAPI document (feature `openapi`): the types below serialise by
+// hand, so their schemas are written by hand too.
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Dur {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^ *([0-9]+(ns|us|µs|ms|s|m|h|d|w))+ *$"))
+            .examples(["30s"])
+            .description(Some("A duration: numbers with units `ns`, `us`, `ms`, `s`, `m`, `h`, `d`, `w`, such as `500ms`, `30s`, `1h30m`."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Dur {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::Status;
 
 /// A number a probe measured, such as `response_time` in seconds or `days_left`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
     /// Name, `[a-z0-9_]+`.
@@ -19,6 +20,7 @@ pub struct Metric {
 }
 
 /// How long each phase of a run took, in microseconds. A phase that did not happen is `None`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timings {
     /// Name resolution.
@@ -53,6 +55,7 @@ impl Timings {
 }
 
 /// What one run of a check produced.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// The status.

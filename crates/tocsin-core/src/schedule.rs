@@ -212,6 +212,35 @@ impl Serialize for Schedule {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON Schemas for the API's OpenAPI document (feature `openapi`): the types below serialise by
+// hand, so their schemas are written by hand too.
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Schedule {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .property("every", <Dur as utoipa::PartialSchema>::schema())
+                    .required("every"),
+            )
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .property("cron", <String as utoipa::PartialSchema>::schema())
+                    .required("cron")
+                    .property("timezone", <String as utoipa::PartialSchema>::schema())
+                    .required("timezone"),
+            )
+            .description(Some("When a check runs: `{every}` or `{cron, timezone}`."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Schedule {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

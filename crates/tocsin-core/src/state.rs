@@ -25,6 +25,7 @@ use crate::check::AlertPolicy;
 pub const FLAP_WINDOW: usize = 21;
 
 /// The runtime state of one check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckState {
     /// Status of the latest result.
@@ -71,6 +72,7 @@ impl Default for CheckState {
 }
 
 /// Something that happened to a state, worth recording and (for hard ones) alarming on.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Transition {
@@ -384,6 +386,28 @@ impl<'de> Deserialize<'de> for History {
         Ok(h)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// JSON Schemas for the API's OpenAPI document (feature `openapi`): the types below serialise by
+// hand, so their schemas are written by hand too.
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for History {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^[0-3]{0,21}$"))
+            .examples(["0022"])
+            .description(Some(
+                "The last 21 statuses, oldest first, one Nagios code each (`0` ok … `3` unknown).",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for History {}
 
 #[cfg(test)]
 mod tests {

@@ -358,7 +358,7 @@ fn unknown_fields_list_the_expected_ones() {
         errors_in("checks:\n  - id: web\n    tcp: { host: 127.0.0.1, port: 80 }\n    timout: 5s\n"),
         [
             "t.yml:4:5: checks[0].timout: unknown field \"timout\", expected one of: id, name, tags, \
-          host, every, cron, timezone, timeout, http, tcp, tls, dns, icmp, command, log, process, disk, \
+          host, tenant, public, every, cron, timezone, timeout, http, tcp, tls, dns, icmp, command, log, process, disk, \
           host_metrics, push, alert, depends_on"
         ]
     );
@@ -599,7 +599,7 @@ fn reload_keeps_the_last_good_version_and_drops_removed_files() {
         errors,
         [
             "web.yml:4:5: checks[0].bad: unknown field \"bad\", expected one of: id, name, tags, host, \
-          every, cron, timezone, timeout, http, tcp, tls, dns, icmp, command, log, process, disk, \
+          tenant, public, every, cron, timezone, timeout, http, tcp, tls, dns, icmp, command, log, process, disk, \
           host_metrics, push, alert, depends_on"
         ]
     );

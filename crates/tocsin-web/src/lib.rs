@@ -12,6 +12,7 @@ pub mod auth;
 mod error;
 mod events;
 mod objects;
+mod openapi;
 mod public;
 mod push;
 pub mod session;
@@ -147,6 +148,7 @@ pub fn router_with(app: AppState) -> Router {
         )
         .merge(public::routes())
         .merge(ui::routes())
+        .route("/api/v1/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(app)
 }

@@ -416,14 +416,17 @@ async fn rollups(
         }
     };
     let to = q.to.unwrap_or_else(|| now_ms() + grain.ms());
-    let from = q.from.unwrap_or(to - 24 * 3_600_000);
+    let from = q.from.unwrap_or(to.saturating_sub(24 * 3_600_000));
     if from >= to {
         return Err(ApiError::invalid(format!(
             "from {from} must be before to {to}"
         )));
     }
-    // At most 1,500 periods in one answer.
-    if (to - from) / grain.ms() > 1500 {
+    // At most 1,500 periods in one answer (the span of two extreme times overflows: too wide).
+    if to
+        .checked_sub(from)
+        .is_none_or(|span| span / grain.ms() > 1500)
+    {
         return Err(ApiError::invalid(
             "from..to spans more than 1500 periods of this grain: narrow it or use a coarser grain",
         ));

@@ -1833,3 +1833,35 @@ async fn events_stream_state_changes_to_the_tenants_that_own_them() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollups_take_a_grain_and_a_bounded_range() {
+    let target = HttpServer::start().await.unwrap();
+    let api = Api::start(&[("a.yml", format!("checks:\n{}", idle_check("idle", &target)))]).await;
+    let (s, _, v) = api
+        .raw(
+            "GET",
+            "/api/v1/checks/idle/rollups?grain=day",
+            &api.op,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["rollups"].is_array(), "{v}");
+    for (query, needle) in [
+        ("grain=week", "grain"),
+        ("from=10&to=5", "before"),
+        ("grain=minute&from=-9223372036854775808", "1500"),
+        ("to=-9223372036854775808", "before"),
+    ] {
+        let path = format!("/api/v1/checks/idle/rollups?{query}");
+        let (s, _, v) = api.raw("GET", &path, &api.op, None, &[]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{query}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(needle),
+            "{query}: {v}"
+        );
+    }
+    api.stop().await;
+}

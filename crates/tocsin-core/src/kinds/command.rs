@@ -48,6 +48,7 @@ pub const MAX_MESSAGE: usize = 1000;
 pub const OWN_METRICS: [&str; 2] = ["response_time", "exit_code"];
 
 /// `command:` as written in a check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandSpec {
@@ -85,6 +86,7 @@ fn default_max_output() -> ByteSize {
 }
 
 /// How a command's exit status and output become a result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -165,6 +167,7 @@ impl Serialize for Run {
 }
 
 /// Which output a match rule reads.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stream {
@@ -186,6 +189,7 @@ impl Stream {
 }
 
 /// How a match rule's `pattern` is read.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchType {
@@ -198,6 +202,7 @@ pub enum MatchType {
 
 /// One rule of `match:` (Amon's match object): the rule *fires* when the pattern is found in the
 /// stream (or, with `invert`, when it is not), and the run then has at least the rule's status.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchRule {
@@ -854,6 +859,25 @@ pub fn signal_name(signal: i32) -> String {
     };
     format!("signal {signal} ({name})")
 }
+
+// ---------------------------------------------------------------------------------------------
+// JSON Schemas for the API's OpenAPI document (feature `openapi`): the types below serialise by
+// hand, so their schemas are written by hand too.
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Run {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(utoipa::openapi::schema::ArrayBuilder::new().items(<String as utoipa::PartialSchema>::schema()))
+            .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String))
+            .description(Some("`[program, arg, …]`, run without a shell; or one string of shell text (with `shell: true`)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Run {}
 
 #[cfg(test)]
 mod tests {

@@ -16,10 +16,12 @@ use crate::kinds::limits::{Direction, Finding, Inodes, Limits, Space, fmt_bytes,
 pub const DEFAULT_FREE: Space = Space::Percent(20.0);
 
 /// `disk:` as written in a check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiskSpec {
     /// Any absolute path on the file system to measure (the mount point or a path under it).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub path: Spanned<String>,
     /// Bad when the free space falls below a threshold: `20%` of the file system, or a size
     /// (`500M` = 500 MiB). Default, when neither `free` nor `used` is given:

@@ -245,6 +245,7 @@ impl Serialize for Rcode {
 }
 
 /// How the query travels.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
@@ -270,6 +271,7 @@ fn yes() -> bool {
 }
 
 /// `dns:` as written in a check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsSpec {
@@ -297,6 +299,7 @@ pub struct DnsSpec {
 }
 
 /// `dns.expect:` — every condition given must hold.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsExpect {
@@ -772,6 +775,39 @@ fn show(values: &[&str]) -> String {
     }
     parts.join(", ")
 }
+
+// ---------------------------------------------------------------------------------------------
+// JSON Schemas for the API's OpenAPI document (feature `openapi`): the types below serialise by
+// hand, so their schemas are written by hand too.
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RecordType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Self::ALL.iter().map(|t| t.as_str())))
+            .description(Some("A DNS record type (any case on input)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RecordType {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Rcode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Self::ALL.iter().map(|c| c.as_str())))
+            .description(Some("A DNS response code (any case on input)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Rcode {}
 
 #[cfg(test)]
 mod tests {

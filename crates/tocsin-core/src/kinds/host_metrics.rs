@@ -11,6 +11,7 @@ use crate::kinds::limits::{Direction, Finding, Limits, Percent, fmt_bytes, fmt_n
 
 /// `host_metrics:` as written in a check. Every threshold is optional; with none, the check
 /// only records the metrics (and is `ok`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostMetricsSpec {

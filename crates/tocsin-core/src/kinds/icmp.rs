@@ -20,6 +20,7 @@ pub const MAX_COUNT: u32 = 100;
 pub const MAX_SIZE: u32 = 65_507;
 
 /// Which address family to ping over when the host is a name.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IpFamily {
@@ -33,6 +34,7 @@ pub enum IpFamily {
 }
 
 /// `icmp:` as written in a check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IcmpSpec {
@@ -82,6 +84,7 @@ fn default_size() -> u32 {
 }
 
 /// Packet loss thresholds, in percent: the status is bad when the loss is strictly above them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LossThresholds {

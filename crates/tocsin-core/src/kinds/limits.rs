@@ -237,6 +237,7 @@ pub enum Direction {
 }
 
 /// `{ warning: …, critical: … }`: one or both thresholds on a value.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(
     deny_unknown_fields,
@@ -245,9 +246,11 @@ pub enum Direction {
 pub struct Limits<T> {
     /// The status is `warning` past this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<T>))]
     pub warning: Option<Spanned<T>>,
     /// The status is `critical` past this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<T>))]
     pub critical: Option<Spanned<T>>,
 }
 
@@ -404,6 +407,98 @@ pub fn fmt_bytes(b: u64) -> String {
     }
     format!("{} {}", fmt_num((v * 100.0).round() / 100.0), UNITS[unit])
 }
+
+// ---------------------------------------------------------------------------------------------
+// JSON Schemas for the API's OpenAPI document (feature `openapi`): the types below serialise by
+// hand, so their schemas are written by hand too.
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Percent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Number)
+                    .minimum(Some(0)),
+            )
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(r"^ *[0-9]+(\\.[0-9]+)? *%? *$"))
+                    .examples(["80%"]),
+            )
+            .description(Some("A percentage: `80%`, `12.5%` or a bare number."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Percent {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Space {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer).minimum(Some(0)))
+            .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String).pattern(Some(r"^ *[0-9]+(\\.[0-9]+)? *(%|B|k|kB|KB|K|KiB|MB|M|MiB|GB|G|GiB|TB|T|TiB)? *$")).examples(["20%"]))
+            .description(Some("An amount of space: a percentage of the file system (`20%`) or a size (`500M` = 500 MiB, `2GiB`, `10GB`, a number of bytes)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Space {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Size {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .minimum(Some(0)),
+            )
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(
+                        r"^ *[0-9]+(\\.[0-9]+)? *(B|k|kB|KB|K|KiB|MB|M|MiB|GB|G|GiB|TB|T|TiB)? *$",
+                    ))
+                    .examples(["500M"]),
+            )
+            .description(Some(
+                "A size: `500M` (MiB), `2GiB`, `10MB`, or a number of bytes.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Size {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Inodes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .minimum(Some(0)),
+            )
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(r"^ *[0-9]+(\\.[0-9]+)? *% *$"))
+                    .examples(["5%"]),
+            )
+            .description(Some("A number of inodes, or a percentage of them (`5%`)."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Inodes {}
 
 #[cfg(test)]
 mod tests {

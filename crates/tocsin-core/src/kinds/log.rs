@@ -43,14 +43,17 @@ pub const LEVELS: [(&str, u32); 6] = [
 ];
 
 /// `log:` as written in a check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSpec {
     /// One file or glob (`/var/log/app/*.log`); absolute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub path: Option<Spanned<String>>,
     /// More files or globs, scanned with `path`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub paths: Vec<Spanned<String>>,
     /// What a line must match (Amon's match object).
     #[serde(rename = "match", default, skip_serializing_if = "Option::is_none")]
@@ -58,6 +61,7 @@ pub struct LogSpec {
     /// JSON lines: fields that must equal these values (dotted keys reach into objects; `level`
     /// takes bunyan names and `>=NAME`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, Value>))]
     pub fields: BTreeMap<String, Spanned<Value>>,
     /// Matches within `period` that make the check bad (default 1).
     #[serde(default = "default_threshold")]
@@ -86,6 +90,7 @@ pub struct LogSpec {
     /// the paths, `match` and `fields`). Give one when two checks scan the same files for the
     /// same thing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub state_key: Option<Spanned<String>>,
 }
 
@@ -106,10 +111,12 @@ fn default_max_read() -> ByteSize {
 }
 
 /// `match:` — Amon's match object.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogMatch {
     /// The regular expression or the text to find.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub pattern: Spanned<String>,
     /// `regex` (default) or `substring`.
     #[serde(rename = "type", default)]
@@ -117,6 +124,7 @@ pub struct LogMatch {
     /// Regex flags: `i` (ignore case), `m` (multi-line), `s` (dot matches newline), `x`
     /// (verbose; regexes only). `g` is refused, as in Amon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub flags: Option<Spanned<String>>,
     /// Match whole words only: the match is neither preceded nor followed by a word character
     /// (Amon's `matchWord`).
@@ -127,10 +135,12 @@ pub struct LogMatch {
     pub invert: bool,
     /// JSON lines: match this field's value instead of the whole line (dotted keys allowed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub field: Option<Spanned<String>>,
 }
 
 /// How `match.pattern` is read.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchKind {
@@ -142,6 +152,7 @@ pub enum MatchKind {
 }
 
 /// The status of a check whose threshold is reached.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -163,6 +174,7 @@ impl Severity {
 }
 
 /// Where the first run starts in files that already exist.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StartAt {

@@ -19,18 +19,22 @@ use crate::kinds::limits::{
 
 /// `process:` as written in a check. At least one of `name`, `cmdline`, `user` is required;
 /// a process must match every one given.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessSpec {
     /// The process name, exactly (as `pgrep -x` compares it: the kernel's `comm`, or for a
     /// name longer than 15 bytes, the first 15 bytes plus the base name of `argv[0]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub name: Option<Spanned<String>>,
     /// A regular expression searched in the command line (arguments joined by spaces).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub cmdline: Option<Spanned<String>>,
     /// The effective user: a name (looked up in /etc/passwd) or a numeric uid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<UserRef>))]
     pub user: Option<Spanned<UserRef>>,
     /// Fewer matching processes than this is critical (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,6 +264,33 @@ fn count_phrase(n: u64, filter: &str) -> String {
         n => format!("{n} processes match {filter}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// JSON Schemas for the API's OpenAPI document (feature `openapi`): the types below serialise by
+// hand, so their schemas are written by hand too.
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for UserRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String),
+            )
+            .item(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(u32::MAX)),
+            )
+            .description(Some("A user name, or a numeric uid."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for UserRef {}
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@ use crate::check::Secret;
 pub const MIN_TOKEN_LEN: usize = 16;
 
 /// `push:` as written in a check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushSpec {

@@ -25,6 +25,7 @@ pub const DEFAULT_CRITICAL_DAYS: u32 = 7;
 const DAY: i64 = 86_400;
 
 /// The protocol spoken before the TLS handshake.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StartTls {
@@ -63,6 +64,7 @@ impl fmt::Display for StartTls {
 }
 
 /// `days_left:` thresholds on the days before the certificate expires.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DaysLeft {
@@ -97,6 +99,7 @@ fn yes() -> bool {
 }
 
 /// `tls:` as written in a check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSpec {
