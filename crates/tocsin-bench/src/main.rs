@@ -21,6 +21,7 @@ mod lag;
 mod memory;
 mod notify;
 mod procfs;
+mod sse;
 mod target;
 
 use std::time::Duration;
@@ -54,6 +55,9 @@ enum Cmd {
     NotifyLatency(notify::LatencyArgs),
     /// Webhooks per second when many checks go down at once, against bare POSTs.
     NotifyRate(notify::RateArgs),
+    /// Live events (`GET /api/v1/events`) to many SSE clients at once, against broadcast
+    /// receivers without HTTP.
+    SseFanout(sse::FanoutArgs),
     /// (internal) RSS before and after loading a configuration with `ConfigSet` alone.
     #[command(hide = true)]
     SpecMemory {
@@ -91,6 +95,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::Command(args) => command::run(args).await,
             Cmd::NotifyLatency(args) => notify::latency(args).await,
             Cmd::NotifyRate(args) => notify::rate(args).await,
+            Cmd::SseFanout(args) => sse::fanout(args).await,
             Cmd::Target { .. } | Cmd::SpecMemory { .. } => Ok(()),
         }
     })

@@ -595,7 +595,8 @@ async fn retention_deletes_only_old_rows(db: Arc<Db>) {
         .collect_garbage(now, keep_results, keep_rollups)
         .await
         .unwrap();
-    assert_eq!(deleted, 12_345 + 1 + 1);
+    // Old results, an old state change, and the old minute with its hour and day rows.
+    assert_eq!(deleted, 12_345 + 1 + 3);
 
     let left = store.results("a", None, 100_000).await.unwrap();
     assert_eq!(

@@ -40,10 +40,12 @@ fn readers() -> &'static std::sync::Mutex<std::collections::HashMap<String, Stri
 /// `request` with extra header lines (each ending in `\r\n`) and a body.
 fn request_with(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
     let mut headers = headers.to_owned();
-    if method == "GET" && path.starts_with("/api/") && !headers.contains("Authorization:") {
-        if let Some(t) = readers().lock().unwrap().get(addr) {
-            headers.push_str(&bearer(t));
-        }
+    if method == "GET"
+        && path.starts_with("/api/")
+        && !headers.contains("Authorization:")
+        && let Some(t) = readers().lock().unwrap().get(addr)
+    {
+        headers.push_str(&bearer(t));
     }
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
