@@ -29,6 +29,28 @@
       twoDigits(d.getUTCMinutes()) + ':' + twoDigits(d.getUTCSeconds()) + 'Z';
   }
 
+  // `45s`, `3m 12s`, `2h 5m`, `4d 3h`: as the server writes them.
+  function span(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    var d = Math.floor(s / 86400), h = Math.floor(s / 3600) % 24, m = Math.floor(s / 60) % 60;
+    if (d > 0) { return d + 'd ' + h + 'h'; }
+    if (h > 0) { return h + 'h ' + m + 'm'; }
+    if (m > 0) { return m + 'm ' + (s % 60) + 's'; }
+    return s + 's';
+  }
+
+  // Keeps the dashboard's "since" cells true as time passes.
+  function refreshSince() {
+    var now = Date.now();
+    var times = document.querySelectorAll('#checks .c-since time[datetime]');
+    for (var i = 0; i < times.length; i++) {
+      var at = Date.parse(times[i].getAttribute('datetime'));
+      if (!isNaN(at)) {
+        times[i].textContent = now - at < 1000 ? 'just now' : span(now - at) + ' ago';
+      }
+    }
+  }
+
   function bump(status, by) {
     var el = document.querySelector('[data-count="' + status + '"]');
     if (el) {
@@ -78,6 +100,10 @@
     } catch (err) {
       return null;
     }
+  }
+
+  if (live === 'dashboard') {
+    window.setInterval(refreshSince, 30000);
   }
 
   var source = new EventSource('/api/v1/events');

@@ -7,7 +7,8 @@
 //! Rendering reads memory only (the check table and the precomputed summaries): see
 //! [`render_dashboard`], which a benchmark can call.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -20,7 +21,7 @@ use super::guard::Viewer;
 use super::{Chrome, Done, fmt};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::summary::CheckSummary;
+use crate::summary::{CheckSummary, SummaryMap};
 use crate::svg;
 
 /// The dashboard's query string. Unknown or empty values mean "the default".
@@ -105,6 +106,8 @@ struct Row<'a> {
     /// The latest result's total time.
     latency_us: Option<u64>,
     summary_of: Option<&'a CheckSummary>,
+    /// The latency sparkline, if there is data.
+    spark: Option<Arc<str>>,
     now: i64,
 }
 
@@ -142,15 +145,6 @@ impl Row<'_> {
 
     fn latency(&self) -> String {
         self.latency_us.map(fmt::latency_us).unwrap_or_default()
-    }
-
-    fn spark(&self) -> String {
-        match self.summary_of {
-            Some(s) if s.spark.iter().any(Option::is_some) => {
-                svg::sparkline(&s.spark, 96, 20, "median latency, last 24 hours")
-            }
-            _ => String::new(),
-        }
     }
 
     fn up24_text(&self) -> String {
@@ -239,7 +233,57 @@ fn row<'a>(spec: &'a CheckSpec, entry: &tocsin_engine::CheckEntry, now: i64) -> 
             .unwrap_or_default(),
         latency_us: rt.last.as_ref().map(|r| r.timings.total_us),
         summary_of: None,
+        spark: None,
         now,
+    }
+}
+
+/// The sparklines drawn for one summaries map. Summaries are replaced whole every minute and
+/// never change in between, so each check's sparkline is drawn once per map, not once per
+/// page view: a dashboard of 10,000 checks then mostly copies them.
+struct SparkCache {
+    of: Weak<SummaryMap>,
+    svgs: HashMap<String, Arc<str>>,
+}
+
+static SPARKS: Mutex<Option<SparkCache>> = Mutex::new(None);
+
+/// The cache, locked for one render, for the map `summaries`.
+struct Sparks(std::sync::MutexGuard<'static, Option<SparkCache>>);
+
+impl Sparks {
+    fn of(summaries: &Arc<SummaryMap>) -> Self {
+        let mut guard = SPARKS.lock().unwrap_or_else(PoisonError::into_inner);
+        // A `Weak` keeps the map's allocation, so its address cannot be reused while held.
+        if guard
+            .as_ref()
+            .is_none_or(|c| !std::ptr::eq(c.of.as_ptr(), Arc::as_ptr(summaries)))
+        {
+            *guard = Some(SparkCache {
+                of: Arc::downgrade(summaries),
+                svgs: HashMap::new(),
+            });
+        }
+        Self(guard)
+    }
+
+    /// The sparkline of check `id`, if it has data.
+    fn get(&mut self, id: &str, sum: &CheckSummary) -> Option<Arc<str>> {
+        if !sum.spark.iter().any(Option::is_some) {
+            return None;
+        }
+        let cache = self.0.as_mut()?;
+        if let Some(s) = cache.svgs.get(id) {
+            return Some(s.clone());
+        }
+        let svg: Arc<str> = Arc::from(svg::sparkline(
+            &sum.spark,
+            96,
+            20,
+            "median latency, last 24 hours",
+        ));
+        cache.svgs.insert(id.to_owned(), svg.clone());
+        Some(svg)
     }
 }
 
@@ -266,6 +310,7 @@ fn render(
     c.live = "dashboard";
     let table = app.engine.table();
     let summaries = app.summaries.get();
+    let mut sparks = Sparks::of(&summaries);
     let sort = given(query.sort.as_ref())
         .and_then(Sort::parse)
         .unwrap_or(Sort::Status);
@@ -306,8 +351,12 @@ fn render(
             continue;
         }
         r.summary_of = summaries.get(spec.id.as_str());
+        if let Some(sum) = r.summary_of {
+            r.spark = sparks.get(spec.id.as_str(), sum);
+        }
         rows.push(r);
     }
+    drop(sparks);
     sort_rows(&mut rows, sort, desc);
 
     let filter_query = |status: Option<&str>| {

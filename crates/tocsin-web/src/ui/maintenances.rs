@@ -1,10 +1,10 @@
 //! The maintenances page (`GET /maintenances`), creating a window (`POST /maintenances`, also
 //! from a check's page) and ending one early (`POST /maintenances/{id}/end`).
 //!
-//! Maintenance windows belong to the operator. A tenant's token sees and ends only the
-//! windows that cover nothing but its own checks, and creates only such windows: a window
-//! over tags or over all checks would also silence other tenants' checks, so it takes the
-//! operator's token.
+//! Maintenance windows belong to the operator. As in the API, a tenant's token sees and ends
+//! only the windows that cover nothing but its own checks, and creates only such windows: a
+//! window over tags or over all checks would also silence other tenants' checks, so it takes
+//! a token of the operator's own tenant.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -121,7 +121,7 @@ pub(crate) async fn page(
         c: Chrome::new(&viewer, "Maintenances", "maintenances").done(&done),
         windows,
         writes: caller.writes(),
-        operator: caller.is_operator(),
+        operator: caller.sees(""),
         back: "/maintenances",
     };
     Ok(Html(page.render()?))
@@ -168,8 +168,8 @@ fn words(s: &str) -> impl Iterator<Item = &str> {
 
 fn needs_operator(what: &str) -> UiError {
     UiError::Forbidden(format!(
-        "a maintenance over {what} also covers other tenants' checks: it needs an operator \
-         token; name the checks instead"
+        "a maintenance over {what} also covers other tenants' checks: it needs a token of the \
+         operator's own tenant; name the checks instead"
     ))
 }
 
@@ -194,7 +194,7 @@ fn scope_of(f: &CreateForm, caller: &Caller, table: &Table) -> Result<Maintenanc
             }
         }
         "tags" => {
-            if !caller.is_operator() {
+            if !caller.sees("") {
                 return Err(needs_operator("tags"));
             }
             scope.tags = words(&f.tags).map(str::to_owned).collect();
@@ -205,7 +205,7 @@ fn scope_of(f: &CreateForm, caller: &Caller, table: &Table) -> Result<Maintenanc
             }
         }
         "all" => {
-            if !caller.is_operator() {
+            if !caller.sees("") {
                 return Err(needs_operator("all checks"));
             }
             scope.all = true;
