@@ -461,7 +461,7 @@ impl Alerting {
         match self.store.save_alarm_change(&change).await {
             Ok(_) => {
                 self.events.send(crate::events::Event::Alarm {
-                    tenant: alarm_tenant(table, &alarm.key),
+                    tenant: crate::table::alarm_tenant(table, &change.alarm.key),
                     id: alarm.id,
                     key: change.alarm.key.clone(),
                     open: alarm.closed_ms.is_none(),
@@ -850,17 +850,6 @@ fn runtime_maintenance(row: &MaintenanceRow) -> Option<Maintenance> {
 }
 
 /// The store's text form of a key: `check:web`, `group:shop`.
-/// The tenant of an alarm: its check's (group alarms are the operator's, as groups are).
-pub(crate) fn alarm_tenant(table: &Table, key: &AlarmKey) -> String {
-    match key {
-        AlarmKey::Check(id) => table
-            .get(id)
-            .map(|e| e.spec.tenant.clone())
-            .unwrap_or_default(),
-        AlarmKey::Group(_) => String::new(),
-    }
-}
-
 fn key_text(key: &AlarmKey) -> String {
     match key {
         AlarmKey::Check(c) => format!("check:{c}"),

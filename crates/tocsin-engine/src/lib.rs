@@ -35,7 +35,7 @@ pub use operator::{
 };
 pub use runner::{now_ms, run_once};
 use scheduler::{Command, Scheduler};
-pub use table::{CheckEntry, Runtime, Table};
+pub use table::{CheckEntry, Runtime, Table, alarm_tenant};
 
 /// Limits and timings of the engine.
 #[derive(Clone, Debug)]

@@ -88,3 +88,12 @@ impl CheckEntry {
 
 /// Every check, by id.
 pub type Table = BTreeMap<CheckId, Arc<CheckEntry>>;
+
+/// The tenant of an alarm from its key as stored (`check:<id>`, `group:<id>`): its check's
+/// tenant; a group's alarm, or the alarm of a check that is gone, is the operator's (`""`).
+pub fn alarm_tenant(table: &Table, key: &str) -> String {
+    key.strip_prefix("check:")
+        .and_then(|id| tocsin_core::CheckId::new(id).ok())
+        .and_then(|id| table.get(&id).map(|e| e.spec.tenant.clone()))
+        .unwrap_or_default()
+}

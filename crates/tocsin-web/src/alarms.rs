@@ -21,9 +21,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
+use tocsin_core::Dur;
 use tocsin_core::alarm::{Action, AlarmError};
 use tocsin_core::directory::MaintenanceScope;
-use tocsin_core::{CheckId, Dur};
 use tocsin_engine::{ActionError, Engine, MaintenanceError, NewMaintenance, Table, now_ms};
 use tocsin_store::{AlarmCursor, AlarmFilter};
 
@@ -108,15 +108,7 @@ pub(crate) async fn list(
 
 /// Whether the alarm keyed `key` (`check:<id>`, `group:<id>`) belongs to the caller's tenant.
 pub(crate) fn visible(table: &Table, caller: &Caller, key: &str) -> bool {
-    if caller.is_operator() {
-        return true;
-    }
-    let tenant = key
-        .strip_prefix("check:")
-        .and_then(|id| CheckId::new(id).ok())
-        .and_then(|id| table.get(&id).map(|e| e.spec.tenant.clone()))
-        .unwrap_or_default();
-    caller.sees(&tenant)
+    caller.is_operator() || caller.sees(&tocsin_engine::alarm_tenant(table, key))
 }
 
 /// Alarm `n` if the caller may see it; a 404 otherwise.
@@ -260,8 +252,9 @@ pub(crate) async fn maintenances(
 }
 
 /// Whether a maintenance's scope is the caller's: everything for the operator and the
-/// operator's own tenant; for a tenant, a scope that names only its checks.
-fn scope_visible(table: &Table, caller: &Caller, scope: &MaintenanceScope) -> bool {
+/// operator's own tenant; for a tenant, a scope that names only its checks (a window over tags
+/// or all checks would also hold back other tenants' notifications).
+pub(crate) fn scope_visible(table: &Table, caller: &Caller, scope: &MaintenanceScope) -> bool {
     if caller.is_operator() || caller.tenant().is_empty() {
         return true;
     }

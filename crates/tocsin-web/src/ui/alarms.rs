@@ -57,21 +57,6 @@ pub(crate) struct AlarmView {
     pub(crate) notifications: u32,
 }
 
-/// The tenant an alarm belongs to: its row's, or else its check's (group alarms and alarms
-/// of checks that no longer exist are the operator's).
-pub(crate) fn tenant_of(table: &Table, row: &AlarmRow) -> String {
-    if !row.tenant.is_empty() {
-        return row.tenant.clone();
-    }
-    match row.key.split_once(':') {
-        Some(("check", id)) => CheckId::new(id)
-            .ok()
-            .and_then(|id| table.get(&id).map(|e| e.spec.tenant.clone()))
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
 fn view(table: &Table, caller: &Caller, row: &AlarmRow, now: i64) -> Option<AlarmView> {
     let alarm: Alarm = match serde_json::from_value(row.body.clone()) {
         Ok(a) => a,
@@ -149,7 +134,7 @@ pub(crate) async fn list(
         cursor = rows.last().map(AlarmRow::cursor);
         for row in &rows {
             if keep(row)
-                && caller.sees(&tenant_of(&table, row))
+                && crate::alarms::visible(&table, caller, &row.key)
                 && let Some(v) = view(&table, caller, row, now)
             {
                 out.push(v);
@@ -249,7 +234,7 @@ pub(crate) async fn act(
         .alarm("", i64::try_from(n).map_err(|_| not_found())?)
         .await?
         .ok_or_else(not_found)?;
-    if !viewer.caller.sees(&tenant_of(&app.engine.table(), &row)) {
+    if !crate::alarms::visible(&app.engine.table(), &viewer.caller, &row.key) {
         return Err(not_found());
     }
     viewer.must_write()?;

@@ -35,22 +35,6 @@ pub(crate) struct MaintView {
     pub(crate) api: bool,
 }
 
-/// Whether `caller` sees window `m`: the operator's tokens see every window; a tenant's
-/// token those that cover only its own checks.
-pub(crate) fn visible(caller: &Caller, table: &Table, m: &MaintenanceScope) -> bool {
-    if caller.sees("") {
-        return true;
-    }
-    !m.all
-        && m.tags.is_empty()
-        && m.groups.is_empty()
-        && m.hosts.is_empty()
-        && !m.checks.is_empty()
-        && m.checks
-            .iter()
-            .all(|c| table.get(c).is_some_and(|e| caller.sees(&e.spec.tenant)))
-}
-
 fn scope_text(s: &MaintenanceScope) -> String {
     if s.all {
         return "all checks".to_owned();
@@ -76,7 +60,7 @@ fn scope_text(s: &MaintenanceScope) -> String {
 /// The windows `caller` sees, as shown.
 pub(crate) fn views(caller: &Caller, table: &Table, all: Vec<MaintenanceView>) -> Vec<MaintView> {
     all.into_iter()
-        .filter(|m| visible(caller, table, &m.scope))
+        .filter(|m| crate::alarms::scope_visible(table, caller, &m.scope))
         .map(|m| {
             let ts = |t: jiff::Timestamp| fmt::when(t.as_millisecond());
             let when = match (&m.recurring, m.start, m.end) {
@@ -282,7 +266,7 @@ pub(crate) async fn end(
         .engine
         .maintenances()
         .into_iter()
-        .any(|m| m.id == id && visible(&viewer.caller, &table, &m.scope));
+        .any(|m| m.id == id && crate::alarms::scope_visible(&table, &viewer.caller, &m.scope));
     if !shown {
         return Err(UiError::NotFound(format!(
             "no current maintenance with id {id:?}"
