@@ -28,7 +28,9 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper_util::rt::TokioIo;
 use tocsin_core::directory::RateLimit;
 use tocsin_core::{Dur, Status};
-use tocsin_engine::events::Event;
+use tocsin_engine::events::{Event, Published};
+
+use crate::notify::{Quantiles, ms, print_quantiles};
 use tocsin_engine::{Engine, EngineOptions, Pushed};
 use tocsin_store::Store;
 use tokio::sync::{Semaphore, broadcast, watch};
@@ -565,7 +567,7 @@ impl Phase {
 
 /// A reference receiver: the broadcast channel the SSE handler reads, without HTTP.
 async fn receiver(
-    mut rx: broadcast::Receiver<Arc<Event>>,
+    mut rx: broadcast::Receiver<Arc<Published>>,
     progress: Arc<Progress>,
     mut stop: watch::Receiver<bool>,
     expected: usize,
@@ -578,7 +580,7 @@ async fn receiver(
         };
         let at = Instant::now();
         let ev = match got {
-            Ok(e) => match &*e {
+            Ok(p) => match &p.event {
                 Event::State { to, .. } => match to {
                     Status::Critical => Ev::Critical,
                     Status::Ok => Ev::Recovered,
@@ -782,40 +784,6 @@ async fn start_engine(dir: &std::path::Path) -> anyhow::Result<Arc<Engine>> {
         );
     }
     Ok(engine)
-}
-
-/// p50, p99 of a sample.
-#[derive(Clone, Copy, Default)]
-struct Quantiles {
-    p50: Duration,
-    p99: Duration,
-}
-
-/// Prints count, p50, p90, p99 and max of `v` on one line.
-fn print_quantiles(label: &str, mut v: Vec<Duration>, what: &str) -> Option<Quantiles> {
-    if v.is_empty() {
-        println!("{label:<15} no samples");
-        return None;
-    }
-    v.sort_unstable();
-    // Nearest rank.
-    let q = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-    println!(
-        "{label:<15} n {}, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms  ({what})",
-        v.len(),
-        ms(q(0.5)),
-        ms(q(0.9)),
-        ms(q(0.99)),
-        ms(q(1.0))
-    );
-    Some(Quantiles {
-        p50: q(0.5),
-        p99: q(0.99),
-    })
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn mib(b: u64) -> f64 {

@@ -77,10 +77,19 @@ impl Event {
     }
 }
 
+/// An event as it is sent: the event and its JSON, serialised once for every subscriber.
+#[derive(Debug)]
+pub struct Published {
+    /// The event.
+    pub event: Event,
+    /// `event` as JSON (with its `type` tag).
+    pub json: String,
+}
+
 /// The sending side, shared by the engine's tasks.
 #[derive(Debug)]
 pub(crate) struct Events {
-    tx: broadcast::Sender<Arc<Event>>,
+    tx: broadcast::Sender<Arc<Published>>,
 }
 
 impl Default for Events {
@@ -95,12 +104,13 @@ impl Events {
     /// Sends to whoever listens (nobody is fine).
     pub(crate) fn send(&self, event: Event) {
         if self.tx.receiver_count() > 0 {
-            let _ = self.tx.send(Arc::new(event));
+            let json = serde_json::to_string(&event).unwrap_or_default();
+            let _ = self.tx.send(Arc::new(Published { event, json }));
         }
     }
 
     /// A new subscription, from now on.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.tx.subscribe()
     }
 }

@@ -441,7 +441,7 @@ impl Engine {
     }
 
     /// Live state and alarm changes from now on (see [`events`]).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<events::Event>> {
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<events::Published>> {
         self.shared.alerting.events.subscribe()
     }
 

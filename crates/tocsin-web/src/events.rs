@@ -51,7 +51,8 @@ pub(crate) async fn events(
         async move {
             loop {
                 match rx.recv().await {
-                    Ok(e) => {
+                    Ok(p) => {
+                        let e = &p.event;
                         let wanted = match e.name() {
                             "state" => state,
                             _ => alarm,
@@ -59,8 +60,8 @@ pub(crate) async fn events(
                         if !wanted || !caller.sees(e.tenant()) {
                             continue;
                         }
-                        let data = serde_json::to_string(&*e).unwrap_or_default();
-                        return Some((Ok(SseEvent::default().event(e.name()).data(data)), rx));
+                        let ev = SseEvent::default().event(e.name()).data(&p.json);
+                        return Some((Ok(ev), rx));
                     }
                     Err(RecvError::Lagged(n)) => {
                         let ev = SseEvent::default()
