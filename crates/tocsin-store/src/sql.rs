@@ -117,58 +117,104 @@ pub(crate) static INSERT_CHANGES: MultiInsert = MultiInsert::new(
     "",
 );
 
-/// Merges with an existing row for the same minute; see `merge_rollups` for the rule. In an
-/// `UPDATE … SET`, every right-hand side sees the old row, on both backends.
-pub(crate) static UPSERT_ROLLUPS: MultiInsert = MultiInsert::new(
-    "INSERT INTO rollups_minute (check_id, minute_ms, count, ok, p50_us, p95_us, max_us) VALUES",
-    7,
-    " ON CONFLICT (check_id, minute_ms) DO UPDATE SET \
-     p50_us = (rollups_minute.p50_us * rollups_minute.count + excluded.p50_us * excluded.count) \
-              / CASE WHEN rollups_minute.count + excluded.count = 0 THEN 1 \
-                     ELSE rollups_minute.count + excluded.count END, \
-     p95_us = (rollups_minute.p95_us * rollups_minute.count + excluded.p95_us * excluded.count) \
-              / CASE WHEN rollups_minute.count + excluded.count = 0 THEN 1 \
-                     ELSE rollups_minute.count + excluded.count END, \
-     max_us = CASE WHEN excluded.max_us > rollups_minute.max_us THEN excluded.max_us \
-                   ELSE rollups_minute.max_us END, \
-     count = rollups_minute.count + excluded.count, \
-     ok = rollups_minute.ok + excluded.ok",
-);
+/// The statements of one rollup table (`rollups_minute`, `rollups_hour`, `rollups_day`: the
+/// same columns, `minute_ms` the start of the period). The upsert merges with an existing row
+/// for the same period; see `merge_rollups` for the rule. In an `UPDATE … SET`, every
+/// right-hand side sees the old row, on both backends.
+macro_rules! rollup_statements {
+    ($upsert:ident, $select:ident, $select_all:ident, $gc:ident, $t:literal) => {
+        pub(crate) static $upsert: MultiInsert = MultiInsert::new(
+            concat!(
+                "INSERT INTO ",
+                $t,
+                " (check_id, minute_ms, count, ok, p50_us, p95_us, max_us) VALUES"
+            ),
+            7,
+            concat!(
+                " ON CONFLICT (check_id, minute_ms) DO UPDATE SET ",
+                "p50_us = (",
+                $t,
+                ".p50_us * ",
+                $t,
+                ".count + excluded.p50_us * excluded.count) ",
+                "/ CASE WHEN ",
+                $t,
+                ".count + excluded.count = 0 THEN 1 ",
+                "ELSE ",
+                $t,
+                ".count + excluded.count END, ",
+                "p95_us = (",
+                $t,
+                ".p95_us * ",
+                $t,
+                ".count + excluded.p95_us * excluded.count) ",
+                "/ CASE WHEN ",
+                $t,
+                ".count + excluded.count = 0 THEN 1 ",
+                "ELSE ",
+                $t,
+                ".count + excluded.count END, ",
+                "max_us = CASE WHEN excluded.max_us > ",
+                $t,
+                ".max_us THEN excluded.max_us ",
+                "ELSE ",
+                $t,
+                ".max_us END, ",
+                "count = ",
+                $t,
+                ".count + excluded.count, ",
+                "ok = ",
+                $t,
+                ".ok + excluded.ok"
+            ),
+        );
 
-/// Merges into the hour row, like the minute rows; see `merge_rollups` for the rule. In an
-/// `UPDATE … SET`, every right-hand side sees the old row, on both backends.
-pub(crate) static UPSERT_ROLLUPS_HOUR: MultiInsert = MultiInsert::new(
-    "INSERT INTO rollups_hour (check_id, minute_ms, count, ok, p50_us, p95_us, max_us) VALUES",
-    7,
-    " ON CONFLICT (check_id, minute_ms) DO UPDATE SET \
-     p50_us = (rollups_hour.p50_us * rollups_hour.count + excluded.p50_us * excluded.count) \
-              / CASE WHEN rollups_hour.count + excluded.count = 0 THEN 1 \
-                     ELSE rollups_hour.count + excluded.count END, \
-     p95_us = (rollups_hour.p95_us * rollups_hour.count + excluded.p95_us * excluded.count) \
-              / CASE WHEN rollups_hour.count + excluded.count = 0 THEN 1 \
-                     ELSE rollups_hour.count + excluded.count END, \
-     max_us = CASE WHEN excluded.max_us > rollups_hour.max_us THEN excluded.max_us \
-                   ELSE rollups_hour.max_us END, \
-     count = rollups_hour.count + excluded.count, \
-     ok = rollups_hour.ok + excluded.ok",
-);
+        /// One check's rows for periods starting in `[$2, $3)`, oldest first.
+        pub(crate) const $select: &str = concat!(
+            "SELECT minute_ms, count, ok, p50_us, p95_us, max_us FROM ",
+            $t,
+            " WHERE check_id = $1 AND minute_ms >= $2 AND minute_ms < $3 ORDER BY minute_ms"
+        );
 
-/// Merges into the day row, like the minute rows; see `merge_rollups` for the rule. In an
-/// `UPDATE … SET`, every right-hand side sees the old row, on both backends.
-pub(crate) static UPSERT_ROLLUPS_DAY: MultiInsert = MultiInsert::new(
-    "INSERT INTO rollups_day (check_id, minute_ms, count, ok, p50_us, p95_us, max_us) VALUES",
-    7,
-    " ON CONFLICT (check_id, minute_ms) DO UPDATE SET \
-     p50_us = (rollups_day.p50_us * rollups_day.count + excluded.p50_us * excluded.count) \
-              / CASE WHEN rollups_day.count + excluded.count = 0 THEN 1 \
-                     ELSE rollups_day.count + excluded.count END, \
-     p95_us = (rollups_day.p95_us * rollups_day.count + excluded.p95_us * excluded.count) \
-              / CASE WHEN rollups_day.count + excluded.count = 0 THEN 1 \
-                     ELSE rollups_day.count + excluded.count END, \
-     max_us = CASE WHEN excluded.max_us > rollups_day.max_us THEN excluded.max_us \
-                   ELSE rollups_day.max_us END, \
-     count = rollups_day.count + excluded.count, \
-     ok = rollups_day.ok + excluded.ok",
+        /// Every check's rows from `$1` on.
+        pub(crate) const $select_all: &str = concat!(
+            "SELECT check_id, minute_ms, count, ok, p50_us, p95_us, max_us FROM ",
+            $t,
+            " WHERE minute_ms >= $1"
+        );
+
+        /// Deletes up to `$2` rows older than `$1`.
+        pub(crate) const $gc: &str = concat!(
+            "DELETE FROM ",
+            $t,
+            " WHERE (check_id, minute_ms) IN (",
+            "SELECT check_id, minute_ms FROM ",
+            $t,
+            " WHERE minute_ms < $1 LIMIT $2)"
+        );
+    };
+}
+
+rollup_statements!(
+    UPSERT_ROLLUPS,
+    SELECT_ROLLUPS,
+    SELECT_ALL_ROLLUPS_MINUTE,
+    GC_ROLLUPS,
+    "rollups_minute"
+);
+rollup_statements!(
+    UPSERT_ROLLUPS_HOUR,
+    SELECT_ROLLUPS_HOUR,
+    SELECT_ALL_ROLLUPS_HOUR,
+    GC_ROLLUPS_HOUR,
+    "rollups_hour"
+);
+rollup_statements!(
+    UPSERT_ROLLUPS_DAY,
+    SELECT_ROLLUPS_DAY,
+    SELECT_ALL_ROLLUPS_DAY,
+    GC_ROLLUPS_DAY,
+    "rollups_day"
 );
 
 pub(crate) const SELECT_STATES: &str = "SELECT check_id, state FROM check_state ORDER BY check_id";
@@ -204,55 +250,11 @@ SELECT check_id, at_ms, from_status, to_status, hard, kind, message FROM state_c
 WHERE check_id = $1
 ORDER BY at_ms DESC, id DESC LIMIT $2";
 
-pub(crate) const SELECT_ROLLUPS: &str = "\
-SELECT minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_minute
-WHERE check_id = $1 AND minute_ms >= $2 AND minute_ms < $3
-ORDER BY minute_ms";
-
-/// The hourly rollups of one check in `[$2, $3)`.
-pub(crate) const SELECT_ROLLUPS_HOUR: &str = "\
-SELECT minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_hour
-WHERE check_id = $1 AND minute_ms >= $2 AND minute_ms < $3
-ORDER BY minute_ms";
-
-/// The daily rollups of one check in `[$2, $3)`.
-pub(crate) const SELECT_ROLLUPS_DAY: &str = "\
-SELECT minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_day
-WHERE check_id = $1 AND minute_ms >= $2 AND minute_ms < $3
-ORDER BY minute_ms";
-
-/// Every check's hourly rollups from `$1` on.
-pub(crate) const SELECT_ALL_ROLLUPS_HOUR: &str = "\
-SELECT check_id, minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_hour
-WHERE minute_ms >= $1";
-
-/// Every check's daily rollups from `$1` on.
-pub(crate) const SELECT_ALL_ROLLUPS_DAY: &str = "\
-SELECT check_id, minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_day
-WHERE minute_ms >= $1";
-
-/// Every check's minute rollups from `$1` on.
-pub(crate) const SELECT_ALL_ROLLUPS_MINUTE: &str = "\
-SELECT check_id, minute_ms, count, ok, p50_us, p95_us, max_us FROM rollups_minute
-WHERE minute_ms >= $1";
-
 pub(crate) const GC_RESULTS: &str = "\
 DELETE FROM results WHERE id IN (SELECT id FROM results WHERE started_ms < $1 LIMIT $2)";
 
 pub(crate) const GC_CHANGES: &str = "\
 DELETE FROM state_changes WHERE id IN (SELECT id FROM state_changes WHERE at_ms < $1 LIMIT $2)";
-
-pub(crate) const GC_ROLLUPS: &str = "\
-DELETE FROM rollups_minute WHERE (check_id, minute_ms) IN (
-    SELECT check_id, minute_ms FROM rollups_minute WHERE minute_ms < $1 LIMIT $2)";
-
-pub(crate) const GC_ROLLUPS_HOUR: &str = "\
-DELETE FROM rollups_hour WHERE (check_id, minute_ms) IN (
-    SELECT check_id, minute_ms FROM rollups_hour WHERE minute_ms < $1 LIMIT $2)";
-
-pub(crate) const GC_ROLLUPS_DAY: &str = "\
-DELETE FROM rollups_day WHERE (check_id, minute_ms) IN (
-    SELECT check_id, minute_ms FROM rollups_day WHERE minute_ms < $1 LIMIT $2)";
 
 // Alarms (see `alarms.rs`).
 
