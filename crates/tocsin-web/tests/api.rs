@@ -5,6 +5,9 @@
 //! HTTP targets) and drives `tocsin_web::router` in-process with `tower::ServiceExt::oneshot`.
 //! Alarms are opened for real, by checks whose target starts failing; waits are bounded polls.
 
+mod common;
+
+use common::{token, wait_for};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +17,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tocsin_engine::{DeliveryOptions, Engine, EngineOptions, now_ms};
-use tocsin_store::Store;
+use tocsin_engine::{Engine, now_ms};
 use tocsin_testkit::HttpServer;
 use tower::ServiceExt as _;
 
@@ -76,26 +78,9 @@ impl Api {
 
     /// Starts an engine on `dir/conf` with its store in `dir/data`, and makes tokens.
     async fn open(dir: TempDir) -> Self {
-        tocsin_testkit::init();
-        let conf = dir.path().join("conf");
-        let store = Store::open_sqlite_dir(&dir.path().join("data"))
-            .await
-            .unwrap();
-        let mut options = EngineOptions::new(&conf);
-        options.store_flush = Duration::from_millis(50);
-        options.shutdown_grace = Duration::from_secs(2);
-        options.delivery = DeliveryOptions {
-            retry_base: Duration::from_millis(50),
-            retry_max: Duration::from_millis(200),
-            poll: Duration::from_millis(50),
-            tick: Duration::from_millis(100),
-            ..DeliveryOptions::default()
-        };
-        let engine = Engine::start(options, store).await.unwrap();
-        let errors = engine.config_errors();
-        assert!(errors.is_empty(), "{errors:?}");
-        let op = token(&engine, "ops", "operator").await;
-        let read = token(&engine, "viewer", "read").await;
+        let engine = common::engine(dir.path(), false).await;
+        let op = token(&engine, "", "ops", "operator").await;
+        let read = token(&engine, "", "viewer", "read").await;
         let app = tocsin_web::router(engine.clone());
         Self {
             dir,
@@ -241,13 +226,6 @@ impl Api {
     }
 }
 
-async fn token(engine: &Engine, name: &str, role: &str) -> String {
-    tocsin_web::auth::issue_token(engine.store(), "", name, role, now_ms())
-        .await
-        .unwrap()
-        .1
-}
-
 /// Neither the token nor its secret part appears in an answer.
 #[track_caller]
 fn assert_not_echoed(token: &str, text: &str) {
@@ -271,21 +249,6 @@ fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str, menti
         message.contains(mentions),
         "the message should mention {mentions:?}: {v}"
     );
-}
-
-/// Polls `f` until it returns `Some`, for at most `secs` seconds.
-async fn wait_for<T>(secs: u64, what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < end,
-            "timed out after {secs}s waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// Check `api`: every second, ok while the target's `/json` says `{"status": "ok"}`; its
@@ -501,7 +464,7 @@ async fn a_read_token_reads_but_cannot_change_anything() {
 async fn operator_and_admin_tokens_may_change_things() {
     let target = HttpServer::start().await.unwrap();
     let api = Api::with_one_alarm(&target).await;
-    let admin = token(&api.engine, "boss", "admin").await;
+    let admin = token(&api.engine, "", "boss", "admin").await;
     // In order (ack, unack, close, reopen, suppress, unsuppress), each action is valid and the
     // alarm is open again for the next token.
     for (i, token) in [&api.op, &admin].into_iter().enumerate() {

@@ -6,8 +6,10 @@
 //! `tower::ServiceExt::oneshot`. A check goes from ok to critical for real, by making its
 //! target's JSON say `down`; waits are bounded polls.
 
+mod common;
+
+use common::wait_for;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -16,8 +18,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tocsin_core::Status;
 use tocsin_core::alarm::Action;
-use tocsin_engine::{Engine, EngineOptions, now_ms};
-use tocsin_store::Store;
+use tocsin_engine::{Engine, now_ms};
 use tocsin_testkit::HttpServer;
 use tocsin_web::{AppState, WebOptions};
 use tower::ServiceExt as _;
@@ -103,22 +104,12 @@ fn config(target: &HttpServer) -> String {
 impl Site {
     /// Starts an engine on the checks of [`config`], with links under `public_url`.
     async fn start(target: &HttpServer, public_url: Option<&str>) -> Self {
-        tocsin_testkit::init();
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("conf");
         std::fs::create_dir_all(&conf).unwrap();
         std::fs::write(conf.join("checks.yml"), config(target)).unwrap();
-        let store = Store::open_sqlite_dir(&dir.path().join("data"))
-            .await
-            .unwrap();
-        let mut options = EngineOptions::new(&conf);
-        options.store_flush = Duration::from_millis(50);
-        options.shutdown_grace = Duration::from_secs(2);
         // The tenant's checks reach the local test target.
-        options.tenant_private_networks = true;
-        let engine = Engine::start(options, store).await.unwrap();
-        let errors = engine.config_errors();
-        assert!(errors.is_empty(), "{errors:?}");
+        let engine = common::engine(dir.path(), true).await;
         let app = AppState::new(
             engine.clone(),
             WebOptions {
@@ -201,21 +192,6 @@ impl Site {
 
     async fn stop(self) {
         self.engine.shutdown().await;
-    }
-}
-
-/// Polls `f` until it returns `Some`, for at most `secs` seconds.
-async fn wait_for<T>(secs: u64, what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < end,
-            "timed out after {secs}s waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

@@ -5,6 +5,9 @@
 //! HTTP target on 127.0.0.1) and drives `tocsin_web::router_with` in-process with
 //! `tower::ServiceExt::oneshot`, as a browser would: cookies, form posts, redirects.
 
+mod common;
+
+use common::{token, wait_for};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -132,21 +135,11 @@ impl Ui {
     }
 
     async fn start_with(target: &HttpServer, options: WebOptions) -> Self {
-        tocsin_testkit::init();
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("conf");
         std::fs::create_dir_all(&conf).unwrap();
         std::fs::write(conf.join("checks.yml"), config(target)).unwrap();
-        let store = Store::open_sqlite_dir(&dir.path().join("data"))
-            .await
-            .unwrap();
-        let mut eo = EngineOptions::new(&conf);
-        eo.store_flush = Duration::from_millis(50);
-        eo.shutdown_grace = Duration::from_secs(2);
-        eo.tenant_private_networks = true;
-        let engine = Engine::start(eo, store).await.unwrap();
-        let errors = engine.config_errors();
-        assert!(errors.is_empty(), "{errors:?}");
+        let engine = common::engine(dir.path(), true).await;
         let op = token(&engine, "", "ops", "operator").await;
         let read = token(&engine, "", "viewer", "read").await;
         let acme = token(&engine, "acme", "acme-admin", "admin").await;
@@ -290,13 +283,6 @@ impl Ui {
     }
 }
 
-async fn token(engine: &Engine, tenant: &str, name: &str, role: &str) -> String {
-    tocsin_web::auth::issue_token(engine.store(), tenant, name, role, now_ms())
-        .await
-        .unwrap()
-        .1
-}
-
 /// Form encoding.
 fn enc(s: &str) -> String {
     s.bytes()
@@ -324,21 +310,6 @@ fn field(page: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no field {name} in {page}"))
         + marker.len();
     page[start..].split('"').next().unwrap().to_owned()
-}
-
-/// Polls `f` until it returns `Some`, for at most `secs` seconds.
-async fn wait_for<T>(secs: u64, what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < end,
-            "timed out after {secs}s waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// Where row `check-{id}` is in a page (panics if absent).
