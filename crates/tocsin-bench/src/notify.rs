@@ -529,14 +529,14 @@ async fn post(port: u16, body: Bytes) -> anyhow::Result<()> {
 }
 
 /// p50, p99 of a sample.
-#[derive(Clone, Copy)]
-struct Quantiles {
-    p50: Duration,
-    p99: Duration,
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Quantiles {
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
 }
 
 /// Prints count, p50, p90, p99 and max of `v` on one line.
-fn print_quantiles(label: &str, mut v: Vec<Duration>, what: &str) -> Option<Quantiles> {
+pub(crate) fn print_quantiles(label: &str, mut v: Vec<Duration>, what: &str) -> Option<Quantiles> {
     if v.is_empty() {
         println!("{label:<15} no samples");
         return None;
@@ -558,7 +558,7 @@ fn print_quantiles(label: &str, mut v: Vec<Duration>, what: &str) -> Option<Quan
     })
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
