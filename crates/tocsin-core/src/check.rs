@@ -1030,43 +1030,26 @@ impl utoipa::PartialSchema for Secret {
 impl utoipa::ToSchema for Secret {}
 
 #[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for ByteSize {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::OneOfBuilder::new()
-            .item(
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::Integer)
-                    .minimum(Some(0)),
-            )
-            .item(
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .pattern(Some(r"^ *[0-9]+ *(B|k|kB|KB|K|KiB|MB|M|MiB|GB|G|GiB)? *$"))
-                    .examples(["64KiB"]),
-            )
-            .description(Some(
-                "A size in bytes: a number, or `64KiB`, `1MiB`, `10MB`.",
-            ))
-            .into()
-    }
-}
+crate::schema::number_or_text_schema!(
+    ByteSize,
+    Integer,
+    0,
+    None,
+    r"^ *[0-9]+ *(B|k|kB|KB|K|KiB|MB|M|MiB|GB|G|GiB)? *$",
+    "64KiB",
+    "A size in bytes: a number, or `64KiB`, `1MiB`, `10MB`."
+);
 
 #[cfg(feature = "openapi")]
-impl utoipa::ToSchema for ByteSize {}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for StatusPattern {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::OneOfBuilder::new()
-            .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer).minimum(Some(100)).maximum(Some(599)))
-            .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String).pattern(Some(r"^ *([1-5][xX][xX]|[1-5][0-9][0-9] *- *[1-5][0-9][0-9]|[1-5][0-9][0-9]) *$")).examples(["2xx"]))
-            .description(Some("An HTTP status code (`200`), a class (`\"2xx\"`) or a range (`\"200-204\"`)."))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for StatusPattern {}
+crate::schema::number_or_text_schema!(
+    StatusPattern,
+    Integer,
+    100,
+    Some(599),
+    r"^ *([1-5][xX][xX]|[1-5][0-9][0-9] *- *[1-5][0-9][0-9]|[1-5][0-9][0-9]) *$",
+    "2xx",
+    "An HTTP status code (`200`), a class (`\"2xx\"`) or a range (`\"200-204\"`)."
+);
 
 #[cfg(test)]
 mod tests {

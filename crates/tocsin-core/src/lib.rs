@@ -14,6 +14,8 @@ pub mod duration;
 pub mod kinds;
 pub mod result;
 pub mod schedule;
+#[cfg(feature = "openapi")]
+mod schema;
 pub mod state;
 pub mod status;
 

@@ -414,91 +414,49 @@ pub fn fmt_bytes(b: u64) -> String {
 // ---------------------------------------------------------------------------------------------
 
 #[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Percent {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::OneOfBuilder::new()
-            .item(
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::Number)
-                    .minimum(Some(0)),
-            )
-            .item(
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .pattern(Some(r"^ *[0-9]+(\\.[0-9]+)? *%? *$"))
-                    .examples(["80%"]),
-            )
-            .description(Some("A percentage: `80%`, `12.5%` or a bare number."))
-            .into()
-    }
-}
+crate::schema::number_or_text_schema!(
+    Percent,
+    Number,
+    0,
+    None,
+    r"^ *[0-9]+(\.[0-9]+)? *%? *$",
+    "80%",
+    "A percentage: `80%`, `12.5%` or a bare number."
+);
 
 #[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Percent {}
+crate::schema::number_or_text_schema!(
+    Space,
+    Integer,
+    0,
+    None,
+    r"^ *[0-9]+(\.[0-9]+)? *(%|B|k|kB|KB|K|KiB|MB|M|MiB|GB|G|GiB|TB|T|TiB)? *$",
+    "20%",
+    "An amount of space: a percentage of the file system (`20%`) or a size (`500M` = 500 \
+     MiB, `2GiB`, `10GB`, a number of bytes)."
+);
 
 #[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Space {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::OneOfBuilder::new()
-            .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer).minimum(Some(0)))
-            .item(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String).pattern(Some(r"^ *[0-9]+(\\.[0-9]+)? *(%|B|k|kB|KB|K|KiB|MB|M|MiB|GB|G|GiB|TB|T|TiB)? *$")).examples(["20%"]))
-            .description(Some("An amount of space: a percentage of the file system (`20%`) or a size (`500M` = 500 MiB, `2GiB`, `10GB`, a number of bytes)."))
-            .into()
-    }
-}
+crate::schema::number_or_text_schema!(
+    Size,
+    Integer,
+    0,
+    None,
+    r"^ *[0-9]+(\.[0-9]+)? *(B|k|kB|KB|K|KiB|MB|M|MiB|GB|G|GiB|TB|T|TiB)? *$",
+    "500M",
+    "A size: `500M` (MiB), `2GiB`, `10MB`, or a number of bytes."
+);
 
 #[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Space {}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Size {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::OneOfBuilder::new()
-            .item(
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::Integer)
-                    .minimum(Some(0)),
-            )
-            .item(
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .pattern(Some(
-                        r"^ *[0-9]+(\\.[0-9]+)? *(B|k|kB|KB|K|KiB|MB|M|MiB|GB|G|GiB|TB|T|TiB)? *$",
-                    ))
-                    .examples(["500M"]),
-            )
-            .description(Some(
-                "A size: `500M` (MiB), `2GiB`, `10MB`, or a number of bytes.",
-            ))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Size {}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Inodes {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::OneOfBuilder::new()
-            .item(
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::Integer)
-                    .minimum(Some(0)),
-            )
-            .item(
-                utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .pattern(Some(r"^ *[0-9]+(\\.[0-9]+)? *% *$"))
-                    .examples(["5%"]),
-            )
-            .description(Some("A number of inodes, or a percentage of them (`5%`)."))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Inodes {}
+crate::schema::number_or_text_schema!(
+    Inodes,
+    Integer,
+    0,
+    None,
+    r"^ *[0-9]+(\.[0-9]+)? *% *$",
+    "5%",
+    "A number of inodes, or a percentage of them (`5%`)."
+);
 
 #[cfg(test)]
 mod tests {
