@@ -10,12 +10,16 @@
 //!   same plugins.
 //! - `notify-latency`, `notify-rate`: from a failing result to its webhook's arrival, and
 //!   webhooks per second when many checks go down at once, each against a bare POST.
+//! - `sse-fanout`: live events to many SSE clients at once, against broadcast receivers.
+//! - `dashboard`: the server time of the web dashboard (`GET /`) with 10,000 checks, against
+//!   the same page's bytes served on the same connection by a trivial handler.
 //!
 //! Every server binds 127.0.0.1 and every load loop is bounded in count and in time.
 
 mod blackbox;
 mod command;
 mod configgen;
+mod dashboard;
 mod http;
 mod lag;
 mod memory;
@@ -58,6 +62,9 @@ enum Cmd {
     /// Live events (`GET /api/v1/events`) to many SSE clients at once, against broadcast
     /// receivers without HTTP.
     SseFanout(sse::FanoutArgs),
+    /// The web dashboard (`GET /`) of many checks, against the same bytes served by a trivial
+    /// handler on the same connection.
+    Dashboard(dashboard::DashboardArgs),
     /// (internal) RSS before and after loading a configuration with `ConfigSet` alone.
     #[command(hide = true)]
     SpecMemory {
@@ -96,6 +103,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::NotifyLatency(args) => notify::latency(args).await,
             Cmd::NotifyRate(args) => notify::rate(args).await,
             Cmd::SseFanout(args) => sse::fanout(args).await,
+            Cmd::Dashboard(args) => dashboard::run(args).await,
             Cmd::Target { .. } | Cmd::SpecMemory { .. } => Ok(()),
         }
     })

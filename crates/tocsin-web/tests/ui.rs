@@ -9,14 +9,12 @@ mod common;
 
 use common::{token, wait_for};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use tempfile::TempDir;
-use tocsin_engine::{Engine, EngineOptions, now_ms};
-use tocsin_store::Store;
+use tocsin_engine::{Engine, now_ms};
 use tocsin_testkit::HttpServer;
 use tocsin_web::{AppState, WebOptions};
 use tower::ServiceExt as _;
@@ -1019,84 +1017,5 @@ async fn pages_send_security_headers_and_hashed_assets() {
         ui.get("/assets/nope.js", None).await.status,
         StatusCode::NOT_FOUND
     );
-    ui.stop().await;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Size.
-// ---------------------------------------------------------------------------------------------
-
-/// The dashboard of 10,000 checks, each with a day of latency and uptime figures: prints how
-/// long a page takes (`cargo nextest run -p tocsin-web --test ui --run-ignored only
-/// --no-capture`; compare with a release build).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement: run by hand"]
-async fn a_dashboard_of_10000_checks() {
-    const N: usize = 10_000;
-    tocsin_testkit::init();
-    let target = HttpServer::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("conf");
-    std::fs::create_dir_all(&conf).unwrap();
-    let mut yaml = String::from("checks:\n");
-    for i in 0..N {
-        yaml.push_str(&format!(
-            "  - id: c{i:05}\n    name: \"Service {i}\"\n    tags: [t{}]\n    cron: \"0 0 1 1 *\"\n    http: {{ url: \"{}\" }}\n",
-            i % 20,
-            target.url("/ok")
-        ));
-    }
-    std::fs::write(conf.join("checks.yml"), yaml).unwrap();
-    let store = Store::open_sqlite_dir(&dir.path().join("data"))
-        .await
-        .unwrap();
-    let now = now_ms();
-    let hour = now - now.rem_euclid(3_600_000);
-    let rollups: Vec<(String, tocsin_store::Rollup)> = (0..N)
-        .flat_map(|i| {
-            (0..24).map(move |h| {
-                (
-                    format!("c{i:05}"),
-                    tocsin_store::Rollup {
-                        minute_ms: hour - h * 3_600_000,
-                        count: 60,
-                        ok: 59 + u32::from(h % 2 == 0),
-                        p50_us: 20_000 + (i as u64 * 7 + h as u64 * 13) % 5_000,
-                        p95_us: 40_000,
-                        max_us: 80_000,
-                    },
-                )
-            })
-        })
-        .collect();
-    store.upsert_rollups(&rollups).await.unwrap();
-    let engine = Engine::start(EngineOptions::new(&conf), store)
-        .await
-        .unwrap();
-    assert_eq!(engine.table().len(), N);
-    let state = AppState::new(engine.clone(), WebOptions::default());
-    state.summaries.refresh(engine.store(), now).await.unwrap();
-    let op = token(&engine, "", "ops", "operator").await;
-    let ui = Ui {
-        _dir: dir,
-        engine,
-        app: tocsin_web::router_with(state),
-        read: String::new(),
-        acme: String::new(),
-        op,
-    };
-    let s = ui.login(&ui.op).await;
-    for path in ["/", "/?sort=name&order=desc", "/?sort=latency", "/?tag=t3"] {
-        let mut best = Duration::MAX;
-        let mut size = 0;
-        for _ in 0..5 {
-            let t = Instant::now();
-            let page = ui.page(path, &s).await;
-            best = best.min(t.elapsed());
-            size = page.len();
-            assert!(page.contains("<svg class=\"spark\""));
-        }
-        println!("GET {path}: {best:?} (best of 5), {} KiB", size / 1024);
-    }
     ui.stop().await;
 }

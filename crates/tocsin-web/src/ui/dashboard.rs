@@ -4,8 +4,8 @@
 //! and text, all in the URL (`?sort=…&order=…&tag=…&status=…&q=…`), so it works without
 //! JavaScript. `/assets/app.js` updates rows and counts live.
 //!
-//! Rendering reads memory only (the check table and the precomputed summaries): see
-//! [`render_dashboard`], which a benchmark can call.
+//! Rendering reads memory only (the check table and the precomputed summaries);
+//! `tocsin-bench dashboard` measures it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -26,7 +26,7 @@ use crate::svg;
 
 /// The dashboard's query string. Unknown or empty values mean "the default".
 #[derive(Clone, Debug, Default, Deserialize)]
-pub struct DashboardQuery {
+pub(crate) struct DashboardQuery {
     /// The column to sort by: `name`, `status` (the default, worst first), `since`,
     /// `uptime_24h`, `uptime_30d` or `latency`.
     #[serde(default)]
@@ -285,19 +285,6 @@ impl Sparks {
         cache.svgs.insert(id.to_owned(), svg.clone());
         Some(svg)
     }
-}
-
-/// Renders the dashboard of `caller` for `query`: the whole page, as the server sends it
-/// (without a session's CSRF token in its sign-out form). Reads memory only.
-#[allow(dead_code, reason = "for benchmarks, once lib.rs makes `ui` public")]
-pub fn render_dashboard(
-    app: &AppState,
-    caller: &Caller,
-    query: &DashboardQuery,
-) -> Result<String, askama::Error> {
-    let who = caller.token.name.clone();
-    let c = Chrome::bare(String::new(), who, "Checks", "dashboard");
-    render(app, caller, query, c, tocsin_engine::now_ms())
 }
 
 fn render(

@@ -9,7 +9,7 @@ use crate::ApiError;
 
 /// Why a page or a form could not be served.
 #[derive(Debug, thiserror::Error)]
-pub enum UiError {
+pub(crate) enum UiError {
     /// Nothing here, or nothing this session may see (another tenant's object).
     #[error("{0}")]
     NotFound(String),
@@ -47,7 +47,7 @@ impl UiError {
     }
 
     /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,

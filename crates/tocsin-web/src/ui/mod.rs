@@ -16,10 +16,6 @@
 //! session's CSRF token (see [`guard`]). Lists are scoped by the token's tenant: another
 //! tenant's check is a 404, as in the API.
 
-// `ui` is private in `lib.rs` until a benchmark needs it; the items a benchmark or a browser
-// test uses are `pub` already.
-#![allow(unreachable_pub)]
-
 mod alarms;
 mod assets;
 mod chart;
@@ -39,14 +35,8 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 
-// For benchmarks and browser tests once `lib.rs` makes `ui` public.
-#[allow(unused_imports)]
-pub use dashboard::{DashboardQuery, render_dashboard};
-#[allow(unused_imports)]
-pub use error::UiError;
-
 /// The policy of every page: nothing inline, nothing from elsewhere, never in a frame.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
                        img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
 
 /// The UI's routes (merged into the API's router by [`crate::router_with`]).
@@ -118,21 +108,11 @@ pub(crate) struct Chrome {
 impl Chrome {
     /// The chrome of a page seen by `viewer`.
     pub(crate) fn new(viewer: &guard::Viewer, title: impl Into<String>, nav: &'static str) -> Self {
-        Self::bare(viewer.csrf.clone(), viewer.who(), title, nav)
-    }
-
-    /// The chrome without a session (a benchmark's render).
-    pub(crate) fn bare(
-        csrf: String,
-        who: String,
-        title: impl Into<String>,
-        nav: &'static str,
-    ) -> Self {
         Self {
             title: title.into(),
             nav,
-            csrf,
-            who,
+            csrf: viewer.csrf.clone(),
+            who: viewer.who(),
             css: assets::css_url(),
             js: assets::js_url(),
             notice: None,
