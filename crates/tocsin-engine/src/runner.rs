@@ -160,15 +160,15 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
     let at = result.started_at_ms;
     let (writes, transitions, result, summary) = {
         let mut rt = entry.runtime();
-        let before = rt.state.clone();
-        let (state, transitions) = step(&before, result.status, at, &entry.spec.alert);
+        let before = rt.state.status;
+        let (state, transitions) = step(&rt.state, result.status, at, &entry.spec.alert);
         let mut writes = Vec::with_capacity(2 + transitions.len());
         for t in &transitions {
             writes.push(Write::Change(change(
                 &id,
                 at,
-                &before,
-                &state,
+                before,
+                state.status,
                 t,
                 &result.message,
             )));
@@ -190,7 +190,12 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
             check: id.clone(),
             result: result.clone(),
         });
-        let summary = rt.state.describe();
+        // Only state events carry the summary.
+        let summary = if transitions.is_empty() {
+            String::new()
+        } else {
+            rt.state.describe()
+        };
         (writes, transitions, result, summary)
     };
     for t in &transitions {
@@ -231,14 +236,14 @@ pub(crate) async fn apply(shared: &Shared, entry: &CheckEntry, result: CheckResu
 fn change(
     id: &str,
     at: i64,
-    before: &tocsin_core::CheckState,
-    after: &tocsin_core::CheckState,
+    before: Status,
+    after: Status,
     t: &Transition,
     message: &str,
 ) -> StateChange {
     let (from, to) = match t {
         Transition::Hard { from, to } => (*from, *to),
-        _ => (before.status, after.status),
+        _ => (before, after),
     };
     StateChange {
         check: id.to_owned(),

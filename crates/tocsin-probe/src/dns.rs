@@ -317,7 +317,7 @@ impl DnsProbe {
         deadline: &Deadline,
         g: &mut Gathered,
     ) -> Result<Reply, Failure> {
-        let (mut stream, server) = Net::connect(addrs, self.guard, deadline, g).await?;
+        let (mut stream, server) = Net::connect(addrs, self.guard, true, deadline, g).await?;
         let fail = |what: String| Failure::new(format!("dns query to {server} over tcp {what}"));
         let len = u16::try_from(wire.len())
             .map_err(|_| fail("failed: the query is too long".to_owned()))?;

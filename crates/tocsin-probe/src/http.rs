@@ -406,7 +406,7 @@ impl HttpProbe {
             .await?;
         // Every hop is checked on the address it connects to: a redirect to a private address,
         // or a name that resolves to one, is refused here.
-        let (tcp, peer) = Net::connect(&addrs, self.guard, deadline, g).await?;
+        let (tcp, peer) = Net::connect(&addrs, self.guard, true, deadline, g).await?;
         let (sender, conn, proto) = if target.https {
             let name = match &self.server_name {
                 Some(n) if target.host.eq_ignore_ascii_case(&self.url.host) => n.clone(),

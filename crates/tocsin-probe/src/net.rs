@@ -92,13 +92,15 @@ impl Net {
     }
 
     /// Connects to the first address that `guard` allows and that accepts, in order; the whole
-    /// phase (failed attempts included) is timed into `g.timings.connect_us`. Sets `TCP_NODELAY`.
+    /// phase (failed attempts included) is timed into `g.timings.connect_us`. Sets `TCP_NODELAY`
+    /// when `nodelay` (a probe that writes; a connect-only check saves the system call).
     ///
     /// Addresses the guard refuses are skipped without a packet sent; if it refuses them all, the
     /// failure is the refusal of the first and no connect phase is recorded.
     pub(crate) async fn connect(
         addrs: &[SocketAddr],
         guard: AddressGuard,
+        nodelay: bool,
         deadline: &Deadline,
         g: &mut Gathered,
     ) -> Result<(TcpStream, SocketAddr), Failure> {
@@ -121,7 +123,9 @@ impl Net {
                 }
                 Some(Ok(stream)) => {
                     Gathered::add(&mut g.timings.connect_us, t0.elapsed());
-                    let _ = stream.set_nodelay(true);
+                    if nodelay {
+                        let _ = stream.set_nodelay(true);
+                    }
                     return Ok((stream, addr));
                 }
                 Some(Err(e)) => last = Some((addr, e)),

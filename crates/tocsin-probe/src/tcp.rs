@@ -138,7 +138,9 @@ impl TcpProbe {
             .net
             .resolve(&self.host, self.port, deadline, g)
             .await?;
-        let (tcp, peer) = Net::connect(&addrs, self.guard, deadline, g).await?;
+        // Nagle's algorithm only delays writes: a connect-only check leaves it on.
+        let writes = self.tls.is_some() || self.send.is_some();
+        let (tcp, peer) = Net::connect(&addrs, self.guard, writes, deadline, g).await?;
         let (conv, verdict) = match &self.tls {
             Some((config, name)) => {
                 let stream =

@@ -186,7 +186,7 @@ impl TlsCheckProbe {
             .net
             .resolve(&self.host, self.port, deadline, g)
             .await?;
-        let (mut tcp, peer) = Net::connect(&addrs, self.guard, deadline, g).await?;
+        let (mut tcp, peer) = Net::connect(&addrs, self.guard, true, deadline, g).await?;
         if let Some(proto) = self.spec.starttls {
             starttls(proto, &mut tcp, peer, deadline).await?;
         }
