@@ -140,15 +140,27 @@ async fn wait_element(
     }
 }
 
-/// The text of the element `css` finds.
-async fn text(browser: &Client, css: &str) -> String {
+/// The element `css` finds now.
+async fn find(browser: &Client, css: &str) -> Element {
     browser
         .find(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+}
+
+/// Types `keys` into the element `css` finds.
+async fn type_into(browser: &Client, css: &str, keys: &str) {
+    find(browser, css).await.send_keys(keys).await.unwrap();
+}
+
+/// Clicks the element `css` finds.
+async fn click(browser: &Client, css: &str) {
+    find(browser, css).await.click().await.unwrap();
+}
+
+/// The text of the element `css` finds.
+async fn text(browser: &Client, css: &str) -> String {
+    find(browser, css).await.text().await.unwrap()
 }
 
 /// The `data-status` of a dashboard row.
@@ -248,20 +260,8 @@ async fn an_operator_watches_acks_and_ends_a_maintenance_in_chromium() {
     browser.goto(&tocsin.url("/")).await.unwrap();
     let url = browser.current_url().await.unwrap();
     assert_eq!(url.path(), "/login", "{url}");
-    browser
-        .find(Locator::Css("#token"))
-        .await
-        .unwrap()
-        .send_keys(&op)
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("form[action='/login'] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "#token", &op).await;
+    click(&browser, "form[action='/login'] button[type=submit]").await;
     wait_element(
         &browser,
         "#check-shop",
@@ -320,20 +320,13 @@ async fn an_operator_watches_acks_and_ends_a_maintenance_in_chromium() {
     .await;
     browser.goto(&tocsin.url("/alarms")).await.unwrap();
     let form = format!("form[action='/alarms/{}/ack']", alarm.id);
-    browser
-        .find(Locator::Css(&format!("{form} input[name=comment]")))
-        .await
-        .unwrap()
-        .send_keys("looking at the shop")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css(&format!("{form} button[type=submit]")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(
+        &browser,
+        &format!("{form} input[name=comment]"),
+        "looking at the shop",
+    )
+    .await;
+    click(&browser, &format!("{form} button[type=submit]")).await;
     wait_element(
         &browser,
         "article.alarm.open .badge.st-acked",
@@ -353,29 +346,9 @@ async fn an_operator_watches_acks_and_ends_a_maintenance_in_chromium() {
 
     // 4. Start a maintenance window on the check, then end it.
     browser.goto(&tocsin.url("/maintenances")).await.unwrap();
-    browser
-        .find(Locator::Css("#m-checks"))
-        .await
-        .unwrap()
-        .send_keys("shop")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("#m-note"))
-        .await
-        .unwrap()
-        .send_keys("replacing the disk")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css(
-            "form[action='/maintenances'] button[type=submit]",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "#m-checks", "shop").await;
+    type_into(&browser, "#m-note", "replacing the disk").await;
+    click(&browser, "form[action='/maintenances'] button[type=submit]").await;
     let end_button = wait_element(
         &browser,
         "li.maint form[action$='/end'] button",
