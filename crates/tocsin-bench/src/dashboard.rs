@@ -49,7 +49,7 @@ use tocsin_store::{Rollup, Store};
 use tocsin_web::summary::SummaryMap;
 use tokio::time::Instant as TokioInstant;
 
-use crate::notify::ms;
+use crate::notify::{ms, nearest_rank};
 use crate::procfs;
 
 /// The pages measured: the dashboard as it opens, then sorted and filtered.
@@ -496,7 +496,7 @@ fn stats(v: &[Duration]) -> Option<Stats> {
     }
     let mut v = v.to_vec();
     v.sort_unstable();
-    let q = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    let q = |q: f64| nearest_rank(&v, q);
     Some(Stats {
         n: v.len(),
         p50: q(0.5),

@@ -542,8 +542,7 @@ pub(crate) fn print_quantiles(label: &str, mut v: Vec<Duration>, what: &str) -> 
         return None;
     }
     v.sort_unstable();
-    // Nearest rank.
-    let q = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    let q = |q: f64| nearest_rank(&v, q);
     println!(
         "{label:<15} n {}, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms  ({what})",
         v.len(),
@@ -556,6 +555,11 @@ pub(crate) fn print_quantiles(label: &str, mut v: Vec<Duration>, what: &str) -> 
         p50: q(0.5),
         p99: q(0.99),
     })
+}
+
+/// The `q` quantile (0 < q ≤ 1) of a sorted, non-empty sample, by nearest rank.
+pub(crate) fn nearest_rank(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 pub(crate) fn ms(d: Duration) -> f64 {

@@ -1037,7 +1037,10 @@ impl<'a> FileCx<'a> {
                 self.error_on(
                     &p,
                     c,
-                    format!("no probe: give exactly one of {PROBE_KINDS}"),
+                    format!(
+                        "no probe: give exactly one of {}",
+                        ProbeSpec::KINDS.join(", ")
+                    ),
                 );
                 None
             }
@@ -1047,8 +1050,9 @@ impl<'a> FileCx<'a> {
                     &p,
                     c,
                     format!(
-                        "several probes ({}): give exactly one of {PROBE_KINDS}",
-                        names.join(", ")
+                        "several probes ({}): give exactly one of {}",
+                        names.join(", "),
+                        ProbeSpec::KINDS.join(", ")
                     ),
                 );
                 None
@@ -1835,24 +1839,6 @@ fn time_of_day(s: &str) -> Option<u32> {
     let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
     (h < 24 && m < 60).then_some(h * 60 + m)
 }
-
-const PROBE_KINDS: &str =
-    "http, tcp, tls, dns, icmp, command, log, process, disk, host_metrics, push";
-
-/// The fields of a check that each name a probe kind (exactly one is given).
-pub const PROBE_FIELDS: [&str; 11] = [
-    "http",
-    "tcp",
-    "tls",
-    "dns",
-    "icmp",
-    "command",
-    "log",
-    "process",
-    "disk",
-    "host_metrics",
-    "push",
-];
 
 const STANDARD_METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",

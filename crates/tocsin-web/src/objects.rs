@@ -200,7 +200,7 @@ fn admit(
         } else {
             obj.insert("tenant".into(), Value::String(tenant.clone()));
         }
-        let probes: Vec<&str> = tocsin_core::config::PROBE_FIELDS
+        let probes: Vec<&str> = tocsin_core::ProbeSpec::KINDS
             .iter()
             .copied()
             .filter(|k| obj.contains_key(*k))
