@@ -499,6 +499,12 @@ impl HttpProbe {
                 {
                     headers.insert(header::HOST, v);
                 }
+                // Every run opens its own connection: say so, and the server closes it after
+                // the response, keeping the TIME_WAIT on its side rather than tying up one of
+                // the monitor's source ports per check.
+                if !headers.contains_key(header::CONNECTION) {
+                    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
                 target.path_and_query.clone()
             }
             Proto::H2 => {

@@ -39,6 +39,8 @@ async fn ok_reports_status_metrics_and_timings() {
         Some(concat!("Tocsin/", env!("CARGO_PKG_VERSION")))
     );
     assert_eq!(req.header("host"), Some(server.addr().to_string().as_str()));
+    // A new connection per run, said to the server: it closes after the response.
+    assert_eq!(req.header("connection"), Some("close"));
 }
 
 #[tokio::test]
@@ -242,7 +244,7 @@ async fn redirect_methods_follow_the_status_code() {
 async fn auth_headers_and_body_reach_the_server() {
     let server = HttpServer::start().await.unwrap();
     let spec = http(&format!(
-        "url: {}\nmethod: put\nheaders: {{X-Test: one, User-Agent: custom/1}}\nbody: '{{\"a\":1}}'\n\
+        "url: {}\nmethod: put\nheaders: {{X-Test: one, User-Agent: custom/1, Connection: keep-alive}}\nbody: '{{\"a\":1}}'\n\
          auth: {{basic: {{username: user, password: pass}}}}",
         server.url("/echo")
     ));
@@ -253,6 +255,7 @@ async fn auth_headers_and_body_reach_the_server() {
     assert_eq!(req.header("authorization"), Some("Basic dXNlcjpwYXNz"));
     assert_eq!(req.header("x-test"), Some("one"));
     assert_eq!(req.header("user-agent"), Some("custom/1"));
+    assert_eq!(req.header("connection"), Some("keep-alive"));
     assert_eq!(req.header("content-length"), Some("7"));
     assert_eq!(req.body, br#"{"a":1}"#);
 
