@@ -145,12 +145,18 @@ impl Serialize for ByteSize {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Origin {
-    /// The file, relative to the configuration directory.
-    pub file: String,
+    /// The file, relative to the configuration directory (shared by everything defined in it).
+    #[serde(serialize_with = "ser_shared_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub file: Arc<str>,
     /// 1-based line.
     pub line: u64,
     /// 1-based column.
     pub column: u64,
+}
+
+fn ser_shared_str<S: Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v)
 }
 
 impl fmt::Display for Origin {

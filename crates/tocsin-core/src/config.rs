@@ -624,6 +624,8 @@ fn sorted(mut errors: Vec<ConfigError>) -> Vec<ConfigError> {
 /// of the file is.
 struct FileCx<'a> {
     file: &'a str,
+    /// `file`, shared by the origins of everything defined in it.
+    shared_file: Arc<str>,
     text: &'a str,
     index: OnceCell<HashMap<String, (u64, u64)>>,
     errors: Vec<ConfigError>,
@@ -646,6 +648,7 @@ impl<'a> FileCx<'a> {
     fn new(file: &'a str, text: &'a str) -> Self {
         Self {
             file,
+            shared_file: Arc::from(file),
             text,
             index: OnceCell::new(),
             errors: Vec::new(),
@@ -654,7 +657,7 @@ impl<'a> FileCx<'a> {
 
     fn origin(&self, line: u64, column: u64) -> Origin {
         Origin {
-            file: self.file.to_owned(),
+            file: self.shared_file.clone(),
             line,
             column,
         }
@@ -1927,7 +1930,7 @@ fn cross_check(good: &BTreeMap<String, ParsedFile>) -> Vec<ConfigError> {
             for (id, field, origin) in items {
                 if let Some(f) = first.get(&id) {
                     errors.push(ConfigError {
-                        file: origin.file.clone(),
+                        file: origin.file.to_string(),
                         line: origin.line,
                         column: origin.column,
                         field: Some(field),
@@ -1978,7 +1981,7 @@ fn cross_check(good: &BTreeMap<String, ParsedFile>) -> Vec<ConfigError> {
         .collect();
     for o in selves.iter().skip(1) {
         extra.push(ConfigError {
-            file: o.file.clone(),
+            file: o.file.to_string(),
             line: o.line,
             column: o.column,
             field: Some("self".into()),
@@ -2016,7 +2019,7 @@ fn cross_check(good: &BTreeMap<String, ParsedFile>) -> Vec<ConfigError> {
         };
         if !known.contains(&r.id) {
             errors.push(ConfigError {
-                file: r.origin.file.clone(),
+                file: r.origin.file.to_string(),
                 line: r.origin.line,
                 column: r.origin.column,
                 field: Some(r.field.clone()),
@@ -2094,7 +2097,7 @@ fn dependency_cycles(good: &BTreeMap<String, ParsedFile>) -> Vec<ConfigError> {
                     let origin = at.map(|r| (r.origin.clone(), r.field.clone()));
                     let (origin, field) = origin.unwrap_or_default();
                     errors.push(ConfigError {
-                        file: origin.file,
+                        file: origin.file.to_string(),
                         line: origin.line,
                         column: origin.column,
                         field: (!field.is_empty()).then_some(field),

@@ -234,7 +234,7 @@ fn nested_folders_sorted_hidden_skipped_and_single_files() {
 
     // A single file: its key is its name.
     let cat = validate_dir(&d.join("sub/a.yml"), &no_env).unwrap();
-    assert_eq!(cat.checks[0].origin.file, "a.yml");
+    assert_eq!(&*cat.checks[0].origin.file, "a.yml");
 }
 
 #[cfg(unix)]
@@ -561,7 +561,7 @@ fn duplicate_ids_name_both_places_and_the_first_wins() {
     );
     let cat = set.catalog();
     assert_eq!(cat.checks.len(), 2);
-    assert_eq!(cat.check("web").unwrap().origin.file, "a.yml");
+    assert_eq!(&*cat.check("web").unwrap().origin.file, "a.yml");
     let ProbeSpec::Tcp(db) = &cat.check("db").unwrap().probe else {
         panic!()
     };
