@@ -12,7 +12,7 @@ use tocsin_probe::{Probe, ProbeEnv, RunContext};
 use tocsin_store::{StateChange, Write};
 
 use crate::events::Event;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
 use crate::Shared;
@@ -65,18 +65,30 @@ pub async fn run_once(spec: &CheckSpec, env: &Arc<ProbeEnv>) -> CheckResult {
     }
 }
 
-/// One scheduled run of `entry`, due at `due_ms`. The caller has set `entry.running`.
+/// A run's place among the runs in progress at once (the engine's `max_concurrent`).
+pub(crate) enum GlobalPermit {
+    /// Taken by the scheduler before it started the run.
+    Held(OwnedSemaphorePermit),
+    /// To wait for (a run asked for out of schedule).
+    Wait(Arc<Semaphore>),
+}
+
+/// One run of `entry`, due at `due_ms`. The caller has set `entry.running`.
 pub(crate) async fn execute(
     shared: Arc<Shared>,
     entry: Arc<CheckEntry>,
     due_ms: i64,
-    global: Arc<Semaphore>,
+    global: GlobalPermit,
 ) {
     // Whatever happens to this task (even a panic in a probe), the check may run again.
     let _running = RunningGuard(&entry);
     // Permits: global first, then the target host's. Semaphores are never closed.
-    let Ok(_global) = global.acquire_owned().await else {
-        return;
+    let _global = match global {
+        GlobalPermit::Held(permit) => permit,
+        GlobalPermit::Wait(semaphore) => match semaphore.acquire_owned().await {
+            Ok(permit) => permit,
+            Err(_) => return,
+        },
     };
     let Ok(_host) = entry.host_limit.clone().acquire_owned().await else {
         return;

@@ -5,6 +5,11 @@
 //! counted), and pushes the next due time, computed from the previous *due* time so schedules
 //! do not drift. If the scheduler ever falls more than one interval behind, it skips to the
 //! next due time after now and counts the missed ones rather than firing a burst.
+//!
+//! A scheduled run starts only with one of the global permits (`max_concurrent`) in hand: when
+//! all are taken, due checks wait in the heap, not as tasks, so an overloaded engine holds at
+//! most `max_concurrent` runs and its memory stays bounded; they start late (the lag says by how
+//! much) or skip slots (counted as missed).
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
@@ -12,11 +17,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::Shared;
-use crate::runner::{execute, now_ms};
+use crate::runner::{GlobalPermit, execute, now_ms};
 use crate::table::CheckEntry;
 
 /// What the scheduler is asked to do.
@@ -89,15 +94,28 @@ impl Scheduler {
         }
     }
 
-    fn start(&mut self, entry: Arc<CheckEntry>, due_ms: i64) {
+    /// Starts a run of `entry` unless one is going; gives the permit back if it was not used.
+    fn start(
+        &mut self,
+        entry: Arc<CheckEntry>,
+        due_ms: i64,
+        global: GlobalPermit,
+    ) -> Option<GlobalPermit> {
         if entry.running.swap(true, Ordering::AcqRel) {
             self.shared.metrics.overruns.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(check = %entry.id(), "overrun: previous run still going");
-            return;
+            return Some(global);
         }
         let shared = self.shared.clone();
-        let global = self.global.clone();
         self.runs.spawn(execute(shared, entry, due_ms, global));
+        None
+    }
+
+    /// A global permit if one is free (the one left over by an overrun first).
+    fn try_permit(&self, spare: &mut Option<OwnedSemaphorePermit>) -> Option<OwnedSemaphorePermit> {
+        spare
+            .take()
+            .or_else(|| self.global.clone().try_acquire_owned().ok())
     }
 
     /// Runs until `stop` turns true, then waits for the runs in progress (at most `grace`).
@@ -107,17 +125,29 @@ impl Scheduler {
         mut stop: watch::Receiver<bool>,
         grace: Duration,
     ) {
+        // A permit taken but not used (its check was still running), for the next due check.
+        let mut spare: Option<OwnedSemaphorePermit> = None;
         loop {
             let now = now_ms();
-            // Fire everything due.
+            // Fire everything due, as long as there are permits for it.
+            let mut saturated = false;
             while self.heap.peek().is_some_and(|d| d.at_ms <= now) {
+                let Some(permit) = self.try_permit(&mut spare) else {
+                    saturated = true;
+                    break;
+                };
                 let Some(Due { at_ms, entry, .. }) = self.heap.pop() else {
                     break;
                 };
                 if entry.retired.load(Ordering::Acquire) {
+                    spare = Some(permit);
                     continue;
                 }
-                self.start(entry.clone(), at_ms);
+                if let Some(GlobalPermit::Held(unused)) =
+                    self.start(entry.clone(), at_ms, GlobalPermit::Held(permit))
+                {
+                    spare = Some(unused);
+                }
                 let id = entry.id().as_str();
                 let mut next = entry.spec.schedule.next_after(id, at_ms);
                 if let (Some(n), Some(interval)) = (next, entry.spec.schedule.interval()) {
@@ -146,8 +176,17 @@ impl Scheduler {
                 .map_or(60_000, |d| (d.at_ms - now_ms()).clamp(0, 60_000));
             let sleep =
                 tokio::time::sleep(Duration::from_millis(u64::try_from(sleep_ms).unwrap_or(0)));
+            // Saturated: wait for a run to end (its permit) rather than for the clock.
+            let freed = async {
+                if saturated {
+                    self.global.clone().acquire_owned().await.ok()
+                } else {
+                    std::future::pending().await
+                }
+            };
             tokio::select! {
-                () = sleep => {}
+                () = sleep, if !saturated => {}
+                permit = freed => spare = permit,
                 cmd = commands.recv() => match cmd {
                     Some(Command::Add(entries)) => {
                         let now = now_ms();
@@ -155,7 +194,10 @@ impl Scheduler {
                             self.add(e, now);
                         }
                     }
-                    Some(Command::RunNow(entry)) => self.start(entry, now_ms()),
+                    Some(Command::RunNow(entry)) => {
+                        let global = GlobalPermit::Wait(self.global.clone());
+                        let _ = self.start(entry, now_ms(), global);
+                    }
                     None => break,
                 },
                 changed = stop.changed() => {

@@ -103,6 +103,49 @@ async fn a_check_never_runs_twice_at_once_and_overruns_are_counted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_every_permit_is_taken_due_checks_wait_in_the_schedule() {
+    let target = HttpServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path());
+    // Three checks due every second, each run taking ~600ms, one run at a time: 1.8s of work
+    // per second. Due checks wait for the permit; none is started (and left waiting) while its
+    // previous run is going, so there is no overrun, and slots fall behind (missed).
+    let mut yml = String::from("defaults:\n  every: 1s\n  timeout: 1s\nchecks:\n");
+    for i in 0..3 {
+        yml.push_str(&format!(
+            "  - id: w{i}\n    http: {{ url: \"{}\" }}\n",
+            target.url("/slow/600")
+        ));
+    }
+    write(&c, "a.yml", &yml);
+    let engine = engine(dir.path(), |o| o.max_concurrent = 1).await;
+    let m = engine.metrics();
+    wait_for(20, "missed slots", || m.missed.load(Ordering::Relaxed) >= 2).await;
+    engine.flush().await;
+    assert_eq!(m.overruns.load(Ordering::Relaxed), 0);
+    // The runs never overlapped: one permit, one run at a time.
+    let mut spans = Vec::new();
+    for i in 0..3 {
+        for r in engine
+            .store()
+            .results(&format!("w{i}"), None, 100)
+            .await
+            .unwrap()
+        {
+            let end = r.started_at_ms + i64::try_from(r.timings.total_us / 1000).unwrap();
+            spans.push((r.started_at_ms, end));
+        }
+    }
+    spans.sort_unstable();
+    assert!(spans.len() >= 4, "{spans:?}");
+    for pair in spans.windows(2) {
+        // 5ms of slack for the rounding of start times to milliseconds.
+        assert!(pair[1].0 + 5 >= pair[0].1, "overlapping runs: {pair:?}");
+    }
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_host_limit_holds_runs_back() {
     let target = HttpServer::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
