@@ -32,6 +32,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+/// The allocator of the `tocsin` binary (feature `jemalloc`, on by default), configured the same
+/// way at build time (`.cargo/config.toml`): the figures are those of what ships.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tocsin-bench",
