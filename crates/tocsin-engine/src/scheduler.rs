@@ -94,28 +94,15 @@ impl Scheduler {
         }
     }
 
-    /// Starts a run of `entry` unless one is going; gives the permit back if it was not used.
-    fn start(
-        &mut self,
-        entry: Arc<CheckEntry>,
-        due_ms: i64,
-        global: GlobalPermit,
-    ) -> Option<GlobalPermit> {
+    /// Starts a run of `entry` unless one is going (then the permit, unused, is released).
+    fn start(&mut self, entry: Arc<CheckEntry>, due_ms: i64, global: GlobalPermit) {
         if entry.running.swap(true, Ordering::AcqRel) {
             self.shared.metrics.overruns.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(check = %entry.id(), "overrun: previous run still going");
-            return Some(global);
+            return;
         }
         let shared = self.shared.clone();
         self.runs.spawn(execute(shared, entry, due_ms, global));
-        None
-    }
-
-    /// A global permit if one is free (the one left over by an overrun first).
-    fn try_permit(&self, spare: &mut Option<OwnedSemaphorePermit>) -> Option<OwnedSemaphorePermit> {
-        spare
-            .take()
-            .or_else(|| self.global.clone().try_acquire_owned().ok())
     }
 
     /// Runs until `stop` turns true, then waits for the runs in progress (at most `grace`).
@@ -125,14 +112,16 @@ impl Scheduler {
         mut stop: watch::Receiver<bool>,
         grace: Duration,
     ) {
-        // A permit taken but not used (its check was still running), for the next due check.
-        let mut spare: Option<OwnedSemaphorePermit> = None;
+        // The permit a run gave back while the scheduler was waiting for one.
+        let mut freed: Option<OwnedSemaphorePermit> = None;
         loop {
             let now = now_ms();
             // Fire everything due, as long as there are permits for it.
             let mut saturated = false;
             while self.heap.peek().is_some_and(|d| d.at_ms <= now) {
-                let Some(permit) = self.try_permit(&mut spare) else {
+                let free = freed.take();
+                let Some(permit) = free.or_else(|| self.global.clone().try_acquire_owned().ok())
+                else {
                     saturated = true;
                     break;
                 };
@@ -140,14 +129,9 @@ impl Scheduler {
                     break;
                 };
                 if entry.retired.load(Ordering::Acquire) {
-                    spare = Some(permit);
                     continue;
                 }
-                if let Some(GlobalPermit::Held(unused)) =
-                    self.start(entry.clone(), at_ms, GlobalPermit::Held(permit))
-                {
-                    spare = Some(unused);
-                }
+                self.start(entry.clone(), at_ms, GlobalPermit::Held(permit));
                 let id = entry.id().as_str();
                 let mut next = entry.spec.schedule.next_after(id, at_ms);
                 if let (Some(n), Some(interval)) = (next, entry.spec.schedule.interval()) {
@@ -177,7 +161,7 @@ impl Scheduler {
             let sleep =
                 tokio::time::sleep(Duration::from_millis(u64::try_from(sleep_ms).unwrap_or(0)));
             // Saturated: wait for a run to end (its permit) rather than for the clock.
-            let freed = async {
+            let wait_permit = async {
                 if saturated {
                     self.global.clone().acquire_owned().await.ok()
                 } else {
@@ -186,7 +170,7 @@ impl Scheduler {
             };
             tokio::select! {
                 () = sleep, if !saturated => {}
-                permit = freed => spare = permit,
+                permit = wait_permit => freed = permit,
                 cmd = commands.recv() => match cmd {
                     Some(Command::Add(entries)) => {
                         let now = now_ms();
@@ -196,7 +180,7 @@ impl Scheduler {
                     }
                     Some(Command::RunNow(entry)) => {
                         let global = GlobalPermit::Wait(self.global.clone());
-                        let _ = self.start(entry, now_ms(), global);
+                        self.start(entry, now_ms(), global);
                     }
                     None => break,
                 },
