@@ -130,6 +130,10 @@ pub(crate) struct HttpArgs {
     /// Keep the scratch directory (configuration, SQLite store, logs) and print its path.
     #[arg(long)]
     pub(crate) keep: bool,
+    /// Print the scheduler lag of every 100 ms window whose p99 is over 10 ms, to tell bursts
+    /// from a steady lag.
+    #[arg(long)]
+    pub(crate) lag_trace: bool,
     /// Concurrent clients driving the blackbox exporter.
     #[arg(long, default_value_t = 32)]
     pub(crate) concurrency: usize,
@@ -310,12 +314,31 @@ async fn tocsin_phase(
     let mut rss_peak = 0;
     let mut depths = Vec::new();
     let mut tick = 0u32;
+    let mut trace = Vec::new();
+    let mut last_lag = a.lag.clone();
+    let step: u32 = if args.lag_trace { 100 } else { 500 };
     while Instant::now() < end {
         let left = end.saturating_duration_since(Instant::now());
-        tokio::time::sleep(left.min(Duration::from_millis(500))).await;
+        tokio::time::sleep(left.min(Duration::from_millis(step.into()))).await;
+        if args.lag_trace {
+            let now = LagSnapshot::take(engine.metrics());
+            let w = now.since(&last_lag);
+            if let Some((p99, _)) = w.quantile(0.99)
+                && p99 > Duration::from_millis(10)
+            {
+                trace.push(format!(
+                    "  +{:>6.1} s  p99 {:>7.1} ms  p50 {:>6.1} ms  runs {}",
+                    (Instant::now() - a.at).as_secs_f64(),
+                    p99.as_secs_f64() * 1e3,
+                    w.quantile(0.5).map_or(0.0, |(d, _)| d.as_secs_f64() * 1e3),
+                    w.count()
+                ));
+            }
+            last_lag = now;
+        }
         rss_peak = rss_peak.max(procfs::rss());
         tick += 1;
-        if args.watch_store && tick.is_multiple_of(4) {
+        if args.watch_store && tick.is_multiple_of(2000 / step) {
             let text = engine.render_metrics();
             let depth = store_counters(&text)
                 .get("tocsin_store_queue_depth")
@@ -394,6 +417,15 @@ async fn tocsin_phase(
             .unwrap_or("?"),
     );
     print_lag(&lag);
+    if args.lag_trace {
+        println!(
+            "lag trace       {} windows of 100 ms with p99 > 10 ms",
+            trace.len()
+        );
+        for line in &trace {
+            println!("{line}");
+        }
+    }
     if args.watch_store {
         println!(
             "store queue     {} (writes waiting, every 2 s)",
