@@ -33,6 +33,18 @@ pub(crate) enum Command {
     RunNow(Arc<CheckEntry>),
 }
 
+/// The longest the scheduler sleeps without looking at its heap.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// How long from `now_us` (Unix microseconds) until `due_ms` (Unix milliseconds), at most
+/// [`MAX_SLEEP`]. To the microsecond: the timer rounds a sleep up to its next millisecond tick,
+/// so a sleep computed from the whole milliseconds of "now" would start runs up to a
+/// millisecond later still.
+fn time_to(due_ms: i64, now_us: i64) -> Duration {
+    let us = due_ms.saturating_mul(1000).saturating_sub(now_us);
+    Duration::from_micros(u64::try_from(us).unwrap_or(0)).min(MAX_SLEEP)
+}
+
 struct Due {
     at_ms: i64,
     seq: u64,
@@ -154,12 +166,10 @@ impl Scheduler {
             // Reap finished runs without waiting.
             while self.runs.try_join_next().is_some() {}
 
-            let sleep_ms = self
-                .heap
-                .peek()
-                .map_or(60_000, |d| (d.at_ms - now_ms()).clamp(0, 60_000));
-            let sleep =
-                tokio::time::sleep(Duration::from_millis(u64::try_from(sleep_ms).unwrap_or(0)));
+            let wait = self.heap.peek().map_or(MAX_SLEEP, |d| {
+                time_to(d.at_ms, jiff::Timestamp::now().as_microsecond())
+            });
+            let sleep = tokio::time::sleep(wait);
             // Saturated: wait for a run to end (its permit) rather than for the clock.
             let wait_permit = async {
                 if saturated {
@@ -199,6 +209,31 @@ impl Scheduler {
                 "runs still going after the shutdown grace period; abandoning them"
             );
             self.runs.abort_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleeps_are_computed_to_the_microsecond() {
+        let ms = Duration::from_millis;
+        let us = Duration::from_micros;
+        let cases = [
+            // (due ms, now µs, sleep)
+            (1_002, 1_000_100, us(1_900)),
+            (1_002, 1_000_999, us(1_001)),
+            (1_002, 1_002_000, Duration::ZERO),
+            (1_002, 1_002_500, Duration::ZERO),
+            (1_000_000, 0, MAX_SLEEP),
+            (i64::MAX, 0, MAX_SLEEP),
+            (0, i64::MAX, Duration::ZERO),
+            (5, 1_000, ms(4)),
+        ];
+        for (due, now, want) in cases {
+            assert_eq!(time_to(due, now), want, "due {due} ms, now {now} µs");
         }
     }
 }
