@@ -536,8 +536,13 @@ impl Store {
         )
         .await
         .map_err(self.err("insert state changes"))?;
-        let hours = coarsen(rollups, Grain::Hour);
-        let days = coarsen(rollups, Grain::Day);
+        let (hours, days) = if rollups.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            crate::rollup::off_the_worker(|| {
+                (coarsen(rollups, Grain::Hour), coarsen(rollups, Grain::Day))
+            })
+        };
         for (stmt, rows, op) in [
             (&sql::UPSERT_ROLLUPS, rollups, "upsert rollups"),
             (

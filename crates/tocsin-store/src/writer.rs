@@ -270,7 +270,7 @@ impl Task {
                 let rollups = if self.rollups.is_empty() || !(ticked || force) {
                     Vec::new()
                 } else {
-                    self.rollups.take_before(cutoff)
+                    crate::rollup::off_the_worker(|| self.rollups.take_before(cutoff))
                 };
                 let job = Job {
                     batch: std::mem::replace(&mut self.pending, Vec::with_capacity(self.max_batch)),
