@@ -117,11 +117,6 @@ impl Aggregator {
         minute.samples.push(result.timings.total_us);
     }
 
-    /// Whether nothing is open.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.checks.is_empty()
-    }
-
     /// Whether some minute starts before `cutoff_ms`.
     pub(crate) fn has_before(&self, cutoff_ms: i64) -> bool {
         self.oldest < cutoff_ms
@@ -249,7 +244,8 @@ mod tests {
         assert_eq!(agg.len(), 1);
         let rest = agg.take_before(i64::MAX);
         assert_eq!(rest.len(), 1);
-        assert!(agg.is_empty());
+        assert_eq!(agg.len(), 0);
+        assert!(!agg.has_before(i64::MAX));
     }
 
     #[test]

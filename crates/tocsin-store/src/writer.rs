@@ -267,10 +267,10 @@ impl Task {
             if due {
                 // Closed minutes go out on ticks (and flushes) only, so that results arriving
                 // late for an old minute make one more piece per period, not one per batch.
-                let rollups = if self.rollups.is_empty() || !(ticked || force) {
-                    Vec::new()
-                } else {
+                let rollups = if (ticked || force) && self.rollups.has_before(cutoff) {
                     crate::rollup::off_the_worker(|| self.rollups.take_before(cutoff))
+                } else {
+                    Vec::new()
                 };
                 let job = Job {
                     batch: std::mem::replace(&mut self.pending, Vec::with_capacity(self.max_batch)),
