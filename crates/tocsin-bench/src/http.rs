@@ -326,9 +326,15 @@ async fn tocsin_phase(
             if let Some((p99, _)) = w.quantile(0.99)
                 && p99 > Duration::from_millis(10)
             {
+                // The wall clock's second within its minute, to match bursts with the
+                // once-a-minute work (closing the minute's rollups).
+                let second = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() % 60_000);
                 trace.push(format!(
-                    "  +{:>6.1} s  p99 {:>7.1} ms  p50 {:>6.1} ms  runs {}",
+                    "  +{:>6.1} s  (:{:04.1})  p99 {:>7.1} ms  p50 {:>6.1} ms  runs {}",
                     (Instant::now() - a.at).as_secs_f64(),
+                    second as f64 / 1e3,
                     p99.as_secs_f64() * 1e3,
                     w.quantile(0.5).map_or(0.0, |(d, _)| d.as_secs_f64() * 1e3),
                     w.count()
