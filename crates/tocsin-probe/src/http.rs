@@ -21,7 +21,6 @@ use tocsin_core::assert::{HttpAssertions, HttpResponseView};
 use tocsin_core::check::{HttpAuth, HttpSpec, HttpVersion};
 use tocsin_core::{CheckResult, Status};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::guard::AddressGuard;
@@ -191,12 +190,31 @@ impl Proto {
     }
 }
 
-/// Aborts the connection task (closing the socket) when the exchange is done with.
-struct AbortOnDrop(JoinHandle<()>);
+/// A connection's I/O future (hyper's `Connection`), driven by the run's own task while the
+/// run waits on the connection ([`Conn::drive`]) rather than by a task of its own: one spawned
+/// task per run cost a task and two cross-task wake-ups per check. Dropping it closes the
+/// socket.
+struct Conn(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
 
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+impl Conn {
+    fn new(conn: impl Future<Output = ()> + Send + 'static) -> Self {
+        Self(Some(Box::pin(conn)))
+    }
+
+    /// Runs `work` to completion while polling the connection whenever `work` is polled, so
+    /// that requests go out and responses come in. Once the connection future has finished
+    /// (closed, or failed: `work` then sees the error from hyper), it is not polled again.
+    async fn drive<F: Future>(&mut self, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(|cx| {
+            if let Some(conn) = self.0.as_mut()
+                && conn.as_mut().poll(cx).is_ready()
+            {
+                self.0 = None;
+            }
+            work.as_mut().poll(cx)
+        })
+        .await
     }
 }
 
@@ -209,7 +227,7 @@ enum Sender {
 struct Exchange {
     response: Response<Incoming>,
     proto: Proto,
-    _conn: AbortOnDrop,
+    conn: Conn,
 }
 
 /// The `http` probe, built from an [`HttpSpec`].
@@ -379,11 +397,17 @@ impl HttpProbe {
                 }
                 continue;
             }
-            let (bytes, truncated) =
-                read_body(ex.response.into_body(), self.max_body, deadline).await?;
+            let Exchange {
+                response,
+                proto,
+                mut conn,
+            } = ex;
+            let (bytes, truncated) = conn
+                .drive(read_body(response.into_body(), self.max_body, deadline))
+                .await?;
             return Ok(Fetched {
                 status,
-                proto: ex.proto,
+                proto,
                 body: bytes,
                 truncated,
             });
@@ -407,7 +431,7 @@ impl HttpProbe {
         // Every hop is checked on the address it connects to: a redirect to a private address,
         // or a name that resolves to one, is refused here.
         let (tcp, peer) = Net::connect(&addrs, self.guard, true, deadline, g).await?;
-        let (sender, conn, proto) = if target.https {
+        let (sender, mut conn, proto) = if target.https {
             let name = match &self.server_name {
                 Some(n) if target.host.eq_ignore_ascii_case(&self.url.host) => n.clone(),
                 _ => tls::server_name(&target.host).ok_or_else(|| {
@@ -442,24 +466,28 @@ impl HttpProbe {
         };
         let req = self.request(target, method, body, proto)?;
         let t0 = Instant::now();
-        let sent = match sender {
-            Sender::H1(mut s) => {
-                deadline
-                    .run(async move {
-                        s.ready().await?;
-                        s.send_request(req).await
-                    })
-                    .await
-            }
-            Sender::H2(mut s) => {
-                deadline
-                    .run(async move {
-                        s.ready().await?;
-                        s.send_request(req).await
-                    })
-                    .await
-            }
-        };
+        let sent = conn
+            .drive(async {
+                match sender {
+                    Sender::H1(mut s) => {
+                        deadline
+                            .run(async move {
+                                s.ready().await?;
+                                s.send_request(req).await
+                            })
+                            .await
+                    }
+                    Sender::H2(mut s) => {
+                        deadline
+                            .run(async move {
+                                s.ready().await?;
+                                s.send_request(req).await
+                            })
+                            .await
+                    }
+                }
+            })
+            .await;
         match sent {
             None => Err(Failure::new(format!(
                 "no response headers after {}",
@@ -471,7 +499,7 @@ impl HttpProbe {
                 Ok(Exchange {
                     response,
                     proto,
-                    _conn: conn,
+                    conn,
                 })
             }
         }
@@ -565,7 +593,7 @@ async fn http_handshake<I>(
     io: I,
     proto: Proto,
     deadline: &Deadline,
-) -> Result<(Sender, AbortOnDrop), Failure>
+) -> Result<(Sender, Conn), Failure>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -591,10 +619,12 @@ where
                 .await
                 .ok_or_else(timed_out)?
                 .map_err(failed)?;
-            let task = tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            Ok((Sender::H1(sender), AbortOnDrop(task)))
+            Ok((
+                Sender::H1(sender),
+                Conn::new(async move {
+                    let _ = conn.await;
+                }),
+            ))
         }
         Proto::H2 => {
             let (sender, conn) = deadline
@@ -602,10 +632,12 @@ where
                 .await
                 .ok_or_else(timed_out)?
                 .map_err(failed)?;
-            let task = tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            Ok((Sender::H2(sender), AbortOnDrop(task)))
+            Ok((
+                Sender::H2(sender),
+                Conn::new(async move {
+                    let _ = conn.await;
+                }),
+            ))
         }
     }
 }
