@@ -134,6 +134,11 @@ pub(crate) struct HttpArgs {
     /// from a steady lag.
     #[arg(long)]
     pub(crate) lag_trace: bool,
+    /// Nice value of the store's SQLite threads, as `tocsin serve --store-nice` (0: the
+    /// process's priority).
+    #[arg(long, default_value_t = tocsin_store::DEFAULT_SQLITE_NICE,
+          value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub(crate) store_nice: i32,
     /// Concurrent clients driving the blackbox exporter.
     #[arg(long, default_value_t = 32)]
     pub(crate) concurrency: usize,
@@ -217,6 +222,10 @@ pub(crate) async fn run(args: HttpArgs, kind: BenchKind) -> anyhow::Result<()> {
             String::new()
         }
     );
+    println!(
+        "store           SQLite, its threads at nice {}",
+        args.store_nice
+    );
     if timeout.get() < args.timeout.get() {
         println!(
             "note            timeout lowered to {timeout} (a timeout may not exceed the interval)"
@@ -287,6 +296,7 @@ async fn tocsin_phase(
             probe,
         },
     )?;
+    tocsin_store::set_sqlite_nice(args.store_nice);
     let store = Store::open_sqlite_dir(&scratch.join("store"))
         .await
         .context("opening the store")?;

@@ -23,6 +23,10 @@
 //! - SQLite runs one writer connection (WAL, `synchronous=NORMAL`, 64 MB page cache, checkpoint
 //!   every ~40 MB of WAL) and a few reader connections; PostgreSQL one pool. Opening an unreachable PostgreSQL retries for up to
 //!   30 s before failing (so a server may start alongside its database).
+//! - SQLite's threads (one per connection, sqlx's) run at nice 10 by default
+//!   ([`set_sqlite_nice`]): a commit or a checkpoint keeps one busy for tens of milliseconds,
+//!   and at equal priority that stretch delayed the runs due meanwhile. Writes can wait in the
+//!   queue; checks due cannot.
 //! - Multi-row inserts use anonymous `?` placeholders on SQLite (binding thousands of `$N`
 //!   parameters is quadratic in SQLite's C API); every other statement uses `$N` on both.
 //! - Retention: results after `keep_results`; rollups and state changes after `keep_rollups`;
@@ -48,6 +52,7 @@ mod alarms;
 mod error;
 mod objects;
 mod outbox;
+mod priority;
 mod retention;
 mod rollup;
 mod sql;
@@ -63,6 +68,7 @@ pub use alarms::{AlarmChange, AlarmCursor, AlarmEvent, AlarmFilter, AlarmRow};
 pub use error::StoreError;
 pub use objects::{ObjectRow, TenantRow};
 pub use outbox::{Delivery, DeliveryStatus, NewDelivery, OutboxCounts, backoff, idempotency_key};
+pub use priority::{DEFAULT_SQLITE_NICE, set_sqlite_nice, sqlite_nice};
 pub use retention::{
     DEFAULT_KEEP_CLOSED_ALARMS, DEFAULT_KEEP_DEAD, DEFAULT_KEEP_DELIVERED, DEFAULT_KEEP_RESULTS,
     DEFAULT_KEEP_ROLLUPS, Retention, spawn_collector, spawn_collector_with,

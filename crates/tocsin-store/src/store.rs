@@ -683,6 +683,8 @@ fn sqlite_pool_options(max: u32, writer: bool) -> AnyPoolOptions {
                 for &pragma in extra.iter().chain(SQLITE_PRAGMAS) {
                     sqlx::query(pragma).execute(&mut *conn).await?;
                 }
+                // The connection's thread exists now: give it the store's priority.
+                crate::priority::lower_sqlite_threads();
                 Ok(())
             })
         })

@@ -108,11 +108,23 @@ pub(crate) struct StoreArgs {
     /// Database URL instead of the embedded file: postgres://user@host/db or sqlite://path.
     #[arg(long, env = "TOCSIN_DATABASE", global = true)]
     pub(crate) database: Option<String>,
+    /// Nice value (0 to 19) of the embedded database's threads: they give way to the runs when
+    /// both want the CPU, so that a commit does not make checks start late. 0 keeps them at
+    /// the process's priority.
+    #[arg(
+        long,
+        env = "TOCSIN_STORE_NICE",
+        default_value_t = tocsin_store::DEFAULT_SQLITE_NICE,
+        value_parser = clap::value_parser!(i32).range(0..=19),
+        global = true
+    )]
+    pub(crate) store_nice: i32,
 }
 
 impl StoreArgs {
     /// Opens (and migrates) the store.
     pub(crate) async fn open(&self) -> anyhow::Result<Store> {
+        tocsin_store::set_sqlite_nice(self.store_nice);
         Ok(match &self.database {
             Some(url) => Store::open(url).await.context("opening the database")?,
             None => Store::open_sqlite_dir(&self.data)

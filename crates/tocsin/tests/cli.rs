@@ -193,6 +193,56 @@ impl Drop for Server {
     }
 }
 
+/// The nice value of each SQLite thread of process `pid` (field 19 of its `stat`).
+fn sqlite_thread_nices(pid: u32) -> Vec<i64> {
+    let mut nices = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("sqlx-sqlite") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // After "pid (comm) ", fields start at the third: the nice value is the 17th of them.
+        if let Some(nice) = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(16))
+            .and_then(|n| n.parse().ok())
+        {
+            nices.push(nice);
+        }
+    }
+    nices
+}
+
+#[test]
+fn serve_refuses_a_store_nice_value_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "conf/main.yml", "checks: []\n");
+    let out = tocsin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store-nice",
+            "25",
+            "--config",
+        ])
+        .arg(dir.path().join("conf"))
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--store-nice") && stderr.contains("0..=19"),
+        "{stderr}"
+    );
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -361,6 +411,12 @@ fn serve_keeps_state_across_kill_9_and_reloads() {
     assert_eq!(status, 400);
     let list = get_json(&server.addr, "/api/v1/checks");
     assert_eq!(list["checks"][0]["id"], "api");
+    // The embedded database's threads give way to the runs (`--store-nice`, default 10).
+    let nices = sqlite_thread_nices(server.child.id());
+    assert!(
+        !nices.is_empty() && nices.iter().all(|&n| n == 10),
+        "SQLite threads' nice values: {nices:?}"
+    );
     wait_for(20, "a first ok result", || {
         let c = server.check("api");
         (c["last_result"]["status"] == "ok").then_some(())
