@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 ///
 /// 10 gives a thread about a tenth of the CPU share of a thread at 0 when both want a core:
 /// enough for the writes to keep up on a busy machine, little enough that a commit no longer
-/// delays the runs. At 19 (a sixtieth) the writes fell behind at saturation in the HTTP
-/// benchmark, the queue filled and the runs waited for it.
+/// delays the runs. At 19 (a sixtieth), HTTP benchmark runs on full cores fell behind by
+/// seconds where runs at 10 did not: a store starved of CPU fills its queue, and then the runs
+/// wait for room in it.
 pub const DEFAULT_SQLITE_NICE: i32 = 10;
 
 /// The highest nice value.
@@ -53,19 +54,18 @@ fn is_sqlite_thread(comm: &str) -> bool {
 }
 
 /// Gives every SQLite thread of this process whose nice value is below [`sqlite_nice`] that
-/// value. Returns how many threads it changed. Called once a connection is open.
+/// value. Called once a connection is open.
 #[cfg(target_os = "linux")]
-pub(crate) fn lower_sqlite_threads() -> usize {
+pub(crate) fn lower_sqlite_threads() {
     use rustix::process::{Pid, getpriority_process, setpriority_process};
 
     let wanted = sqlite_nice();
     if wanted <= 0 {
-        return 0;
+        return;
     }
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
+        return;
     };
-    let mut changed = 0;
     for task in tasks.flatten() {
         let Ok(comm) = std::fs::read_to_string(task.path().join("comm")) else {
             continue;
@@ -84,24 +84,21 @@ pub(crate) fn lower_sqlite_threads() -> usize {
         // On Linux, a thread id given as the process of setpriority is that thread alone.
         match getpriority_process(Some(tid)) {
             Ok(nice) if nice >= wanted => {}
-            Ok(_) => match setpriority_process(Some(tid), wanted) {
-                Ok(()) => changed += 1,
-                Err(error) => {
-                    tracing::debug!(%error, tid = tid.as_raw_nonzero(), "cannot lower a SQLite thread's priority");
+            Ok(_) => {
+                if let Err(error) = setpriority_process(Some(tid), wanted) {
+                    let tid = tid.as_raw_nonzero();
+                    tracing::debug!(%error, tid, "cannot lower a SQLite thread's priority");
                 }
-            },
+            }
             // The thread ended meanwhile.
             Err(_) => {}
         }
     }
-    changed
 }
 
 /// Elsewhere than Linux, threads keep the process's priority.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn lower_sqlite_threads() -> usize {
-    0
-}
+pub(crate) fn lower_sqlite_threads() {}
 
 #[cfg(test)]
 mod tests {
