@@ -223,6 +223,22 @@ enum Sender {
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
+impl Sender {
+    /// Sends `req` once the connection can take it; resolves with the response headers.
+    async fn send(self, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, hyper::Error> {
+        match self {
+            Sender::H1(mut s) => {
+                s.ready().await?;
+                s.send_request(req).await
+            }
+            Sender::H2(mut s) => {
+                s.ready().await?;
+                s.send_request(req).await
+            }
+        }
+    }
+}
+
 /// A response whose headers have arrived, with the connection it came on.
 struct Exchange {
     response: Response<Incoming>,
@@ -466,28 +482,7 @@ impl HttpProbe {
         };
         let req = self.request(target, method, body, proto)?;
         let t0 = Instant::now();
-        let sent = conn
-            .drive(async {
-                match sender {
-                    Sender::H1(mut s) => {
-                        deadline
-                            .run(async move {
-                                s.ready().await?;
-                                s.send_request(req).await
-                            })
-                            .await
-                    }
-                    Sender::H2(mut s) => {
-                        deadline
-                            .run(async move {
-                                s.ready().await?;
-                                s.send_request(req).await
-                            })
-                            .await
-                    }
-                }
-            })
-            .await;
+        let sent = conn.drive(deadline.run(sender.send(req))).await;
         match sent {
             None => Err(Failure::new(format!(
                 "no response headers after {}",
